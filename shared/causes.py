@@ -1,0 +1,87 @@
+"""Machine-readable failure causes, each with the advice a user gets in the failure email.
+
+A cause says *why* a job failed in words a script can branch on; the advice says what the person
+who took the photos can do about it. Stage programs raise `StageFailure(cause, message)`; the
+cloud and local launchers carry the cause code through to the `JobFailed` event unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CauseCode(StrEnum):
+    # Input problems: retrying the same photos cannot help.
+    TOO_FEW_IMAGES = "too_few_images"
+    UNREADABLE_IMAGES = "unreadable_images"
+    DUPLICATE_IMAGES = "duplicate_images"
+    IMAGE_TOO_LARGE = "image_too_large"
+    INVALID_REQUEST = "invalid_request"
+    LOW_REGISTRATION = "low_registration"
+    NO_OVERLAP = "no_overlap"
+    DEGENERATE_MODEL = "degenerate_model"
+    INVALID_MODEL_FILE = "invalid_model_file"
+    # Resource problems: a bigger instance or smaller input helps.
+    OUT_OF_MEMORY = "out_of_memory"
+    TIMEOUT = "timeout"
+    # Platform problems: retrying later can help.
+    CAPACITY = "capacity"
+    THROTTLED = "throttled"
+    SPOT_INTERRUPTED = "spot_interrupted"
+    # Everything else.
+    CANCELLED = "cancelled"
+    INTERNAL_ERROR = "internal_error"
+
+
+TRANSIENT_CAUSES: frozenset[CauseCode] = frozenset(
+    {CauseCode.CAPACITY, CauseCode.THROTTLED, CauseCode.SPOT_INTERRUPTED}
+)
+
+ADVICE: dict[CauseCode, str] = {
+    CauseCode.TOO_FEW_IMAGES: (
+        "Upload at least 8 photos of the subject; 30-200 photos taken from many positions "
+        "give the best results."
+    ),
+    CauseCode.UNREADABLE_IMAGES: (
+        "Re-export the named files as JPEG or PNG straight from the camera or phone and upload them again."
+    ),
+    CauseCode.DUPLICATE_IMAGES: (
+        "Remove the repeated photos; every photo should be taken from a new position."
+    ),
+    CauseCode.IMAGE_TOO_LARGE: (
+        "Keep each photo under the size limit (resize to at most 8000 pixels on the long side)."
+    ),
+    CauseCode.INVALID_REQUEST: "Correct the request as the message says and submit it again.",
+    CauseCode.LOW_REGISTRATION: (
+        "Too few photos could be placed in 3D. Take photos with 60-80% overlap between "
+        "neighbours, move slowly around the subject, avoid motion blur, and include textured "
+        "surfaces (plain walls, sky and water cannot be matched)."
+    ),
+    CauseCode.NO_OVERLAP: (
+        "The photos do not share enough common features. Walk around the subject in small "
+        "steps so each photo overlaps its neighbours by 60-80%, keep lighting steady and "
+        "avoid reflective or textureless subjects."
+    ),
+    CauseCode.DEGENERATE_MODEL: (
+        "The camera solve has too few 3D points to train on. Add photos from more viewpoints "
+        "with more texture in view."
+    ),
+    CauseCode.INVALID_MODEL_FILE: "The splat file is malformed or truncated; export it again.",
+    CauseCode.OUT_OF_MEMORY: (
+        "The job ran out of memory. Submit fewer photos, a lower preset or a smaller maximum "
+        "image size, or raise the instance type."
+    ),
+    CauseCode.TIMEOUT: "The job ran past its time limit. Use fewer photos or the 'preview' preset.",
+    CauseCode.CAPACITY: "AWS had no capacity for the instance type; the job will be retried later.",
+    CauseCode.THROTTLED: "AWS throttled the request; the job will be retried.",
+    CauseCode.SPOT_INTERRUPTED: "The spot instance was reclaimed; the job resumes from its checkpoint.",
+    CauseCode.CANCELLED: "The job was cancelled on request. Submit it again to restart.",
+    CauseCode.INTERNAL_ERROR: (
+        "Something went wrong on our side. Submit the job again; if it fails twice, reply to "
+        "this email with the job id."
+    ),
+}
+
+
+def advice_for(cause: CauseCode) -> str:
+    return ADVICE[cause]
