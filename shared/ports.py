@@ -1,0 +1,97 @@
+"""Small interfaces for all I/O. Logic receives these; AWS and local adapters implement them;
+tests use in-memory fakes that record what happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.events import Event
+from shared.jobs import Job, JobState
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    uri: str
+    size: int
+    etag: str = ""
+
+
+class ObjectStore(Protocol):
+    def get_bytes(self, uri: str) -> bytes: ...  # NotFoundError if absent
+
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+
+    def list(self, prefix_uri: str) -> list[StoredObject]: ...
+
+    def head(self, uri: str) -> StoredObject | None: ...
+
+    def read_range(self, uri: str, start: int, length: int) -> bytes: ...
+
+    def link(self, uri: str, expires_s: int) -> str: ...  # a URL a person can open
+
+
+class EventBus(Protocol):
+    def publish(self, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """Everything needed to start one stage's compute job, on SageMaker or locally."""
+
+    stage: str  # sfm | train | compress
+    run_name: str  # deterministic: spaceport-<stage>-<job_id>-a<attempt>
+    job_id: str
+    input_uri: str  # folder the program reads
+    output_uri: str  # folder the program writes (jobs/<id>/<stage>/)
+    config: dict[str, Any]  # the stage Config as JSON
+    config_uri: str  # where the config is stored as config.json (read by processing jobs)
+    instance_type: str
+    max_runtime_s: int
+    spot: bool = False
+    checkpoint_uri: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class StageLauncher(Protocol):
+    def launch(self, run: StageRun) -> bool: ...  # True if created now, False if it already existed
+
+    def stop(self, stage: str, run_name: str) -> None: ...  # idempotent; a finished job is left alone
+
+
+class JobTable(Protocol):
+    def create(self, job: Job) -> bool: ...  # False if a job with this id exists
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def update(
+        self,
+        job_id: str,
+        *,
+        allowed_from: frozenset[JobState],
+        state: JobState | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> bool: ...
+    """Set `state` and top-level or `stages.<name>` fields iff the job's state is in `allowed_from`."""
+
+    def list_by_owner(self, owner: str, limit: int = 50) -> list[Job]: ...
+
+    def claim_notification(self, job_id: str, token: str, now: datetime, lease_s: int) -> bool: ...
+    """Take the right to send the outcome email: no email sent yet and no unexpired claim."""
+
+    def finish_notification(self, job_id: str, token: str, sent_at: datetime) -> None: ...
+
+    def release_notification(self, job_id: str, token: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> str: ...  # returns the message id
