@@ -95,3 +95,42 @@ class Email:
 
 class Mailer(Protocol):
     def send(self, email: Email) -> str: ...  # returns the message id
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One routed event as a consumer receives it (from SQS in the cloud, a local queue locally)."""
+
+    source: str  # "spaceport" | "aws.sagemaker" | "aws.s3"
+    detail_type: str
+    detail: dict[str, Any]
+    event_id: str = ""
+    receive_count: int = 1  # deliveries so far, counting this one
+
+
+@dataclass(frozen=True)
+class StageDefaults:
+    instance_type: str
+    max_runtime_s: int
+    spot: bool = False
+    max_attempts: int = 2  # launches per stage when the platform (not the input) failed
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What the service logic needs to know about the deployment (no environment reads in logic)."""
+
+    bucket: str
+    stages: dict[str, StageDefaults]
+    link_expiry_s: int = 7 * 24 * 3600
+    viewer_base_url: str = "https://superspl.at/editor"
+    max_receive_count: int = 3  # SQS redrive threshold: the last delivery marks the job failed
+
+
+@dataclass
+class Ports:
+    store: ObjectStore
+    bus: EventBus
+    table: JobTable
+    launcher: StageLauncher
+    mailer: Mailer
