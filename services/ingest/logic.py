@@ -1,0 +1,400 @@
+"""Ingest service: accept a job (API call or manifest drop), validate the photos, record the job,
+publish `JobSubmitted`; serve the job's status; cancel on request."""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.ingest.photos import (
+    HEAD_BYTES,
+    TAIL_BYTES,
+    PhotoLimits,
+    PhotoProblems,
+    describe_problems,
+    is_photo_name,
+    looks_complete,
+    read_header,
+)
+from shared.causes import CauseCode, advice_for
+from shared.errors import NotFoundError, UserInputError
+from shared.events import JobCancelRequested, JobFailed, JobSubmitted, check_email
+from shared.jobs import FINAL_STATES, RUNNING, FailureInfo, Job, JobState, states_before
+from shared.layout import INBOX, MANIFEST_NAME, new_job_id, resolve_inbox, s3_uri
+from shared.options import JobOptions
+from shared.ports import Envelope, ObjectStore, Pipeline, Ports, StoredObject
+from shared.pricing import typical_stage_seconds
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_MAX_BYTES = 16 * 1024
+STAGES = ("sfm", "train", "compress")
+
+
+class SubmitRequest(BaseModel):
+    """Body of `POST /jobs`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inbox: str = Field(description="inbox folder name (e.g. 'roof-2026-11') or s3://<bucket>/inbox/<name>/")
+    email: str = Field(description="where the result (or the reason for a failure) is sent")
+    options: JobOptions = Field(default_factory=JobOptions)
+    client_token: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="idempotency key: a retry returns the same job"
+    )
+
+    _email = field_validator("email")(check_email)
+
+
+class Manifest(BaseModel):
+    """`inbox/<name>/job.json`, uploaded after the photos."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str
+    options: JobOptions = Field(default_factory=JobOptions)
+
+    _email = field_validator("email")(check_email)
+
+
+class PhotoSet(BaseModel):
+    count: int
+    total_bytes: int
+
+
+def _read_photo_header(store: ObjectStore, item: StoredObject) -> tuple[StoredObject, bytes, bytes]:
+    head = store.read_range(item.uri, 0, min(HEAD_BYTES // 4, item.size))
+    header = read_header(head)
+    if header is not None and header.width is None and item.size > len(head):
+        head = store.read_range(item.uri, 0, min(HEAD_BYTES, item.size))
+    tail = store.read_range(item.uri, max(0, item.size - TAIL_BYTES), min(TAIL_BYTES, item.size))
+    return item, head, tail
+
+
+def validate_photo_set(store: ObjectStore, inbox_uri: str, limits: PhotoLimits) -> PhotoSet:
+    """Raise `UserInputError` with a specific cause and named files, or return the set's size."""
+    photos = sorted((o for o in store.list(inbox_uri) if is_photo_name(o.uri)), key=lambda o: o.uri)
+    if len(photos) < limits.min_photos:
+        raise UserInputError(
+            CauseCode.TOO_FEW_IMAGES,
+            f"found {len(photos)} photos in {inbox_uri}; at least {limits.min_photos} are needed",
+        )
+    if len(photos) > limits.max_photos:
+        raise UserInputError(
+            CauseCode.INVALID_REQUEST, f"found {len(photos)} photos; at most {limits.max_photos} are accepted per job"
+        )
+    problems = PhotoProblems()
+    readable = []
+    for item in photos:
+        name = item.uri.removeprefix(inbox_uri)
+        if item.size == 0:
+            problems.empty.append(name)
+        elif item.size > limits.max_bytes:
+            problems.too_large.append(name)
+        else:
+            readable.append(item)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        headers = list(pool.map(lambda item: _read_photo_header(store, item), readable))
+    seen: dict[tuple[str, int], str] = {}
+    for item, head, tail in headers:
+        name = item.uri.removeprefix(inbox_uri)
+        header = read_header(head)
+        if header is None:
+            problems.not_images.append(name)
+            continue
+        if not looks_complete(header.kind, tail) or (header.kind != "heic" and header.width is None):
+            problems.truncated.append(name)
+            continue
+        if header.width is not None and header.height is not None:
+            if header.width * header.height > limits.max_pixels:
+                problems.too_many_pixels.append(name)
+                continue
+            if min(header.width, header.height) < limits.min_side:
+                problems.too_small.append(name)
+                continue
+        fingerprint = (item.etag, item.size)
+        if item.etag and fingerprint in seen:
+            problems.duplicates.append((seen[fingerprint], name))
+        else:
+            seen[fingerprint] = name
+    if problems.any():
+        raise UserInputError(_cause_of(problems), describe_problems(problems, limits))
+    return PhotoSet(count=len(photos), total_bytes=sum(p.size for p in photos))
+
+
+def _cause_of(problems: PhotoProblems) -> CauseCode:
+    if problems.not_images or problems.empty or problems.truncated:
+        return CauseCode.UNREADABLE_IMAGES
+    if problems.too_large or problems.too_many_pixels or problems.too_small:
+        return CauseCode.IMAGE_TOO_LARGE if not problems.too_small else CauseCode.UNREADABLE_IMAGES
+    return CauseCode.DUPLICATE_IMAGES
+
+
+def _new_job(job_id: str, owner: str, email: str, inbox_uri: str, options: JobOptions, photos: PhotoSet) -> Job:
+    now = datetime.now(UTC)
+    return Job(
+        job_id=job_id,
+        owner=owner,
+        email=email,
+        inbox_uri=inbox_uri,
+        options=options,
+        photo_count=photos.count,
+        photo_bytes=photos.total_bytes,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _publish_submitted(job: Job, ports: Ports) -> None:
+    ports.bus.publish(
+        JobSubmitted(
+            job_id=job.job_id,
+            owner=job.owner,
+            email=job.email,
+            inbox_uri=job.inbox_uri,
+            photo_count=job.photo_count,
+            photo_bytes=job.photo_bytes,
+            options=job.options,
+        )
+    )
+
+
+def submit_job(
+    request: SubmitRequest, caller: str, ports: Ports, pipeline: Pipeline, limits: PhotoLimits | None = None
+) -> Job:
+    inbox_uri = resolve_inbox(pipeline.bucket, request.inbox)
+    seed = f"api|{caller}|{inbox_uri}|{request.client_token}" if request.client_token else None
+    job_id = new_job_id(seed)
+    if seed is not None:
+        existing = ports.table.get(job_id)
+        if existing is not None:
+            if existing.state is JobState.SUBMITTED:
+                _publish_submitted(existing, ports)  # the first call may have died before publishing
+            return existing
+    photos = validate_photo_set(ports.store, inbox_uri, limits or PhotoLimits())
+    job = _new_job(job_id, caller, request.email, inbox_uri, request.options, photos)
+    if not ports.table.create(job):
+        job = ports.table.get(job_id) or job
+    if job.state is JobState.SUBMITTED:
+        _publish_submitted(job, ports)
+    return job
+
+
+def handle(envelope: Envelope, ports: Ports, pipeline: Pipeline, limits: PhotoLimits | None = None) -> None:
+    """A manifest (`inbox/<name>/job.json`) was uploaded: submit that folder."""
+    bucket = str(envelope.detail.get("bucket", {}).get("name", ""))
+    obj = envelope.detail.get("object", {})
+    key = str(obj.get("key", ""))
+    if bucket != pipeline.bucket or not key.startswith(INBOX) or not key.endswith(f"/{MANIFEST_NAME}"):
+        logger.warning("not a manifest of ours", extra={"bucket": bucket, "key": key})
+        return
+    version = str(obj.get("etag") or obj.get("eTag") or obj.get("sequencer") or "")
+    job_id = new_job_id(f"manifest|{bucket}|{key}|{version}")
+    owner = f"manifest:{envelope.detail.get('requester', 'unknown')}"
+    existing = ports.table.get(job_id)
+    if existing is not None:
+        if existing.state is JobState.SUBMITTED:
+            _publish_submitted(existing, ports)
+        elif existing.state is JobState.FAILED and existing.failure and existing.failure.stage == "ingest":
+            _publish_rejection(existing, ports)
+        return
+    inbox_uri = s3_uri(bucket, key.removesuffix(MANIFEST_NAME))
+    email = ""
+    try:
+        inbox_uri = resolve_inbox(pipeline.bucket, inbox_uri)
+        manifest = parse_manifest(ports.store.get_bytes(s3_uri(bucket, key)))
+        email = manifest.email
+        photos = validate_photo_set(ports.store, inbox_uri, limits or PhotoLimits())
+    except UserInputError as rejection:
+        email = email or _salvage_email(ports.store, s3_uri(bucket, key))
+        _reject(job_id, owner, email, inbox_uri, rejection, ports)
+        return
+    job = _new_job(job_id, owner, manifest.email, inbox_uri, manifest.options, photos)
+    if ports.table.create(job):
+        _publish_submitted(job, ports)
+
+
+def parse_manifest(raw: bytes) -> Manifest:
+    if len(raw) > MANIFEST_MAX_BYTES:
+        raise UserInputError(CauseCode.INVALID_REQUEST, f"job.json is larger than {MANIFEST_MAX_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserInputError(CauseCode.INVALID_REQUEST, f"job.json is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise UserInputError(CauseCode.INVALID_REQUEST, "job.json must be a JSON object with 'email' and 'options'")
+    try:
+        return Manifest.model_validate(body)
+    except ValidationError as exc:
+        raise UserInputError(CauseCode.INVALID_REQUEST, f"job.json is not valid: {describe_validation(exc)}") from exc
+
+
+def describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:8]:
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"unknown field '{where}'")
+        elif error["type"] == "missing":
+            parts.append(f"missing field '{where}'")
+        else:
+            parts.append(f"'{where}': {error['msg']}")
+    return "; ".join(parts)
+
+
+def _salvage_email(store: ObjectStore, manifest_uri: str) -> str:
+    """The address from a manifest that was rejected for another reason, if it is a valid one."""
+    try:
+        body = json.loads(store.get_bytes(manifest_uri))
+        return check_email(str(body.get("email", "")))
+    except Exception:  # noqa: BLE001 - anything wrong means: no address to write to
+        return ""
+
+
+def _reject(job_id: str, owner: str, email: str, inbox_uri: str, rejection: UserInputError, ports: Ports) -> None:
+    now = datetime.now(UTC)
+    job = Job(
+        job_id=job_id,
+        owner=owner,
+        email=email,
+        inbox_uri=inbox_uri,
+        options=JobOptions(),
+        photo_count=0,
+        photo_bytes=0,
+        state=JobState.FAILED,
+        created_at=now,
+        updated_at=now,
+        failure=FailureInfo(
+            stage="ingest", cause=rejection.cause, message=rejection.message, advice=advice_for(rejection.cause)
+        ),
+    )
+    logger.info("job rejected", extra={"job_id": job_id, "cause": str(rejection.cause)})
+    if ports.table.create(job):
+        _publish_rejection(job, ports)
+
+
+def _publish_rejection(job: Job, ports: Ports) -> None:
+    if not job.email or job.failure is None:
+        return  # no valid address: the rejection is visible in the job record only
+    ports.bus.publish(
+        JobFailed(
+            job_id=job.job_id,
+            stage="ingest",
+            cause=job.failure.cause,
+            message=job.failure.message,
+            advice=job.failure.advice,
+        )
+    )
+
+
+def _owned(job_id: str, caller: str, ports: Ports) -> Job:
+    job = ports.table.get(job_id)
+    if job is None or job.owner != caller:
+        raise NotFoundError(f"no job {job_id}")  # the same answer whether absent or someone else's
+    return job
+
+
+def current_stage(job: Job) -> str:
+    for stage in STAGES:
+        record = job.stages.get(stage)
+        if record is None or record.status != "succeeded":
+            return stage
+    return "notify"
+
+
+def eta_seconds(job: Job, now: datetime) -> float | None:
+    if job.state in FINAL_STATES:
+        return None
+    remaining = 0.0
+    for stage in STAGES:
+        record = job.stages.get(stage)
+        typical = typical_stage_seconds(stage, job.options.preset, job.photo_count)
+        if record is None:
+            remaining += typical
+        elif record.status == "running":
+            remaining += max(typical - (now - record.started_at).total_seconds(), 60.0)
+    return round(remaining, 0)
+
+
+def job_view(job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    stages = {
+        name: {
+            "status": record.status,
+            "attempt": record.attempt,
+            "instance_type": record.instance_type,
+            "started_at": record.started_at.isoformat(),
+            "ended_at": record.ended_at.isoformat() if record.ended_at else None,
+            "duration_s": record.duration_s
+            if record.duration_s is not None
+            else round((now - record.started_at).total_seconds(), 1),
+        }
+        for name, record in job.stages.items()
+    }
+    links = (
+        {name: ports.store.link(uri, pipeline.link_expiry_s) for name, uri in job.outputs.items()}
+        if job.state is JobState.SUCCEEDED
+        else {}
+    )
+    return {
+        "job_id": job.job_id,
+        "state": str(job.state),
+        "current_stage": None if job.is_final else current_stage(job),
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+        "photo_count": job.photo_count,
+        "options": job.options.model_dump(mode="json"),
+        "stages": stages,
+        "eta_s": eta_seconds(job, now),
+        "failure": job.failure.model_dump(mode="json") if job.failure else None,
+        "links": links,
+    }
+
+
+def get_job_view(job_id: str, caller: str, ports: Ports, pipeline: Pipeline) -> dict[str, Any]:
+    return job_view(_owned(job_id, caller, ports), ports, pipeline)
+
+
+def list_jobs(caller: str, ports: Ports, pipeline: Pipeline) -> list[dict[str, Any]]:
+    return [job_view(job, ports, pipeline) for job in ports.table.list_by_owner(caller)]
+
+
+class JobAlreadyFinished(UserInputError):
+    def __init__(self, job: Job) -> None:
+        super().__init__(CauseCode.INVALID_REQUEST, f"job {job.job_id} already ended as {job.state}")
+
+
+def cancel_job(job_id: str, caller: str, ports: Ports) -> Job:
+    """Stop the job: the running stage's service stops its compute job; the user gets one email."""
+    job = _owned(job_id, caller, ports)
+    if job.state is JobState.CANCELLED:
+        return job  # a repeated DELETE changes nothing
+    if job.is_final:
+        raise JobAlreadyFinished(job)
+    stage = current_stage(job)
+    failure = FailureInfo(
+        stage="ingest",
+        cause=CauseCode.CANCELLED,
+        message=f"cancelled by its owner during {stage}",
+        advice=advice_for(CauseCode.CANCELLED),
+    )
+    moved = ports.table.update(
+        job_id,
+        allowed_from=states_before(JobState.CANCELLED),
+        state=JobState.CANCELLED,
+        changes={"failure": failure.model_dump(mode="json")},
+    )
+    job = ports.table.get(job_id) or job
+    if not moved and job.state is not JobState.CANCELLED:
+        raise JobAlreadyFinished(job)
+    if any(job.stages.get(s) and job.stages[s].status == "running" for s in RUNNING):
+        ports.bus.publish(JobCancelRequested(job_id=job_id, requested_by=caller))
+    ports.bus.publish(
+        JobFailed(job_id=job_id, stage="ingest", cause=CauseCode.CANCELLED, message=failure.message, advice=failure.advice)
+    )
+    return job
