@@ -71,7 +71,9 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at REAL NOT NULL,
     ended_at REAL,
     exit_code INTEGER,
-    starts INTEGER NOT NULL DEFAULT 1
+    starts INTEGER NOT NULL DEFAULT 1,
+    max_runtime_s INTEGER NOT NULL DEFAULT 0,
+    run_json TEXT NOT NULL DEFAULT '{}'
 );
 """
 
