@@ -1,0 +1,19 @@
+"""`python -m services.train.container.entrypoint --input SFM_OUT --output OUT [--config cfg.json]`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from services.train.container.config import Config
+from services.train.container.program import run
+from shared.container import stage_main
+from shared.stage import StageName
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return stage_main(StageName.TRAIN, run, Config, argv, with_checkpoints=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Held-out evaluation (PSNR, SSIM) and preview images (render next to photo)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+from services.train.container.data import View
+from services.train.container.trainer import Trainer
+
+
+@dataclass
+class Evaluation:
+    psnr: float | None  # mean over held-out views, dB
+    ssim: float | None
+    lpips: float | None  # None: LPIPS weights are not available offline, never estimated
+    n_views: int
+
+
+@torch.no_grad()
+def evaluate(trainer: Trainer, views: list[View]) -> Evaluation:
+    if not views:
+        return Evaluation(psnr=None, ssim=None, lpips=None, n_views=0)
+    psnrs, ssims = [], []
+    for view in views:
+        render = render_view(trainer, view)  # [H, W, 3]
+        a = render.permute(2, 0, 1)[None]
+        b = view.image.to(render.device).permute(2, 0, 1)[None]
+        psnrs.append(float(peak_signal_noise_ratio(a, b, data_range=1.0)))
+        ssims.append(float(structural_similarity_index_measure(a, b, data_range=1.0)))
+    return Evaluation(psnr=float(np.mean(psnrs)), ssim=float(np.mean(ssims)), lpips=None, n_views=len(views))
+
+
+@torch.no_grad()
+def render_view(trainer: Trainer, view: View) -> torch.Tensor:
+    renders, _, _ = trainer.render(view)
+    return renders[0].clamp(0, 1)
+
+
+@torch.no_grad()
+def write_previews(trainer: Trainer, views: list[View], folder: Path) -> list[str]:
+    """previews/<name>.png: the render (left) next to the held-out photo (right)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for view in views:
+        render = render_view(trainer, view).cpu()
+        side = torch.cat([render, view.image], dim=1)  # [H, 2W, 3]
+        name = Path(view.name).stem.replace("/", "_") + ".png"
+        Image.fromarray((side.numpy() * 255).round().astype(np.uint8)).save(folder / name)
+        names.append(name)
+    return names

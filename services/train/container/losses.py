@@ -1,0 +1,41 @@
+"""Photometric losses: L1 and a differentiable SSIM (11x11 Gaussian window, valid padding)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def _window(size: int = 11, sigma: float = 1.5, device: torch.device | None = None) -> Tensor:
+    x = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum()  # [size]
+
+
+def ssim(a: Tensor, b: Tensor) -> Tensor:
+    """Mean SSIM of images [B, H, W, C] in [0, 1] (separable Gaussian window, 'valid' borders)."""
+    x = a.permute(0, 3, 1, 2)  # [B, C, H, W]
+    y = b.permute(0, 3, 1, 2)
+    C = x.shape[1]
+    g = _window(device=a.device)
+    kx = g.view(1, 1, 1, -1).repeat(C, 1, 1, 1)
+    ky = g.view(1, 1, -1, 1).repeat(C, 1, 1, 1)
+
+    def blur(t: Tensor) -> Tensor:
+        return F.conv2d(F.conv2d(t, kx, groups=C), ky, groups=C)
+
+    mu_x, mu_y = blur(x), blur(y)
+    sxx = blur(x * x) - mu_x**2
+    syy = blur(y * y) - mu_y**2
+    sxy = blur(x * y) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
+    den = (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
+    return (num / den).mean()
+
+
+def photometric(render: Tensor, target: Tensor, ssim_lambda: float) -> Tensor:
+    """(1 - lambda) L1 + lambda (1 - SSIM), as 3DGS."""
+    l1 = (render - target).abs().mean()
+    return (1 - ssim_lambda) * l1 + ssim_lambda * (1 - ssim(render, target))

@@ -1,0 +1,103 @@
+"""The training stage program: SfM output folder in, model.ply + previews/ + metrics out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel
+
+from services.train.container.config import Config
+from services.train.container.data import load_scene
+from services.train.container.evaluate import evaluate, write_previews
+from services.train.container.export import write_ply
+from services.train.container.raster import kernel
+from services.train.container.trainer import Trainer
+from shared.causes import CauseCode
+from shared.stage import ProgressReporter, StageFailure
+
+logger = logging.getLogger(__name__)
+
+
+class TrainMetrics(BaseModel):
+    # Mean held-out PSNR (dB) and SSIM over the test views (every cfg.test_every-th image).
+    psnr: float | None
+    ssim: float | None
+    # LPIPS needs pretrained network weights that are not available offline: always null here.
+    lpips: float | None
+    n_test_views: int
+    n_train_views: int
+    n_gaussians: int
+    steps: int
+    # Step the run resumed from (None: started fresh).
+    resumed_from_step: int | None
+    train_seconds: float
+    steps_per_second: float
+    # Peak GPU memory allocated by torch (None on CPU; execute_stage adds the process RSS peak).
+    peak_gpu_memory_mb: float | None
+    device: str
+    # "gsplat-cuda", "cpu-kernel" (compiled tile kernel) or "cpu-torch" (fallback).
+    rasterizer: str
+    strategy: str
+    image_width: int
+    image_height: int
+    final_loss: float
+    previews: list[str]
+
+
+def pick_device(cfg: Config) -> torch.device:
+    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise StageFailure(CauseCode.INVALID_REQUEST, "device 'cuda' requested but no CUDA GPU is visible")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    device = pick_device(cfg)
+    progress = ProgressReporter(out_dir, phase="load")
+    progress.update(0, cfg.steps, force=True)
+    scene = load_scene(in_dir, cfg)
+    trainer = Trainer(cfg, scene, device)
+    trainer.resume()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    progress.update(trainer.step, cfg.steps, phase="train", force=True)
+
+    def on_step(step: int, total: int, figures: dict[str, float]) -> None:
+        progress.update(step, total, **figures)
+
+    result = trainer.train(on_step=on_step)
+    progress.update(result.steps, cfg.steps, phase="evaluate", force=True)
+    started = time.monotonic()
+    scores = evaluate(trainer, scene.test)
+    previews = write_previews(trainer, scene.test[: cfg.preview_count], out_dir / "previews")
+    n_written = write_ply(out_dir / "model.ply", dict(trainer.params.items()))
+    logger.info("evaluated and exported", extra={"seconds": round(time.monotonic() - started, 2)})
+    progress.update(result.steps, cfg.steps, phase="done", force=True, psnr=scores.psnr or 0.0)
+    peak_gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    first = scene.train[0]
+    return TrainMetrics(
+        psnr=scores.psnr,
+        ssim=scores.ssim,
+        lpips=scores.lpips,
+        n_test_views=scores.n_views,
+        n_train_views=len(scene.train),
+        n_gaussians=n_written,
+        steps=result.steps,
+        resumed_from_step=result.resumed_from,
+        train_seconds=round(result.train_seconds, 3),
+        steps_per_second=round(result.steps_run / result.train_seconds, 3) if result.train_seconds > 0 else 0.0,
+        peak_gpu_memory_mb=None if peak_gpu is None else round(peak_gpu, 1),
+        device=str(device),
+        rasterizer="gsplat-cuda" if device.type == "cuda" else ("cpu-kernel" if kernel.load() else "cpu-torch"),
+        strategy=trainer.kind,
+        image_width=first.width,
+        image_height=first.height,
+        final_loss=result.last_loss,
+        previews=previews,
+    )
