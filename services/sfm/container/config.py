@@ -1,0 +1,61 @@
+"""SfM stage configuration. Imports only pydantic and shared.* (Lambdas build it from JobOptions)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.options import JobOptions, Preset
+
+SfmMatcher = Literal["auto", "exhaustive", "sequential", "spatial"]
+Mapper = Literal["incremental", "global"]
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Longest side (pixels) of the working copies, the SIFT input and the undistorted output images.
+    max_image_size: int = Field(default=1600, ge=64, le=8000)
+    # Most SIFT features kept per image (fewer = faster matching, less robust).
+    max_num_features: int = Field(default=4096, ge=256, le=32768)
+    # Pair selection: "auto" picks from the data (small set, GPS, numbered sequence).
+    matcher: SfmMatcher = "auto"
+    # "auto" matches every pair when the set has at most this many photos.
+    exhaustive_max_images: int = Field(default=30, ge=2)
+    # Sequential matching: how many following images each image is matched with.
+    sequential_overlap: int = Field(default=10, ge=1)
+    # Spatial matching: nearest GPS neighbours matched per image.
+    spatial_neighbors: int = Field(default=16, ge=1)
+    # Below this registered fraction the first matcher's model is retried with exhaustive matching.
+    fallback_registration_ratio: float = Field(default=0.95, ge=0.0, le=1.0)
+    # Below this registered fraction the stage fails with LOW_REGISTRATION.
+    min_registration_ratio: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Fewer readable photos than this fails with TOO_FEW_IMAGES.
+    min_images: int = Field(default=8, ge=2)
+    # A model with fewer 3D points than this fails with DEGENERATE_MODEL.
+    min_points3d: int = Field(default=100, ge=0)
+    # Camera solver: incremental (COLMAP) or global (GLOMAP, built into pycolmap).
+    mapper: Mapper = "incremental"
+    # Align the model to a local east-north-up metric frame when enough photos have GPS.
+    georeference: bool = True
+    # Fewest photos with GPS (and registered) needed to geo-reference.
+    min_gps_images: int = Field(default=3, ge=3)
+    # CPU threads for extraction, matching and mapping (-1: all cores).
+    num_threads: int = -1
+    # Seed for RANSAC and the mappers (deterministic runs).
+    seed: int = 0
+
+    @classmethod
+    def from_options(cls, options: JobOptions) -> Config:
+        base = PRESETS[options.preset]
+        # vocab-tree matching needs a downloaded tree (and aborts the process without one): auto instead.
+        matcher: SfmMatcher = "auto" if options.matcher == "vocab_tree" else options.matcher
+        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": matcher})
+
+
+PRESETS: dict[Preset, Config] = {
+    Preset.PREVIEW: Config(max_image_size=1000, max_num_features=2048),
+    Preset.STANDARD: Config(),
+    Preset.QUALITY: Config(max_num_features=8192, fallback_registration_ratio=0.99),
+}

@@ -1,0 +1,69 @@
+"""Feature extraction into a COLMAP database: one camera per photo group, GPS pose priors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from services.sfm.container.config import Config
+from services.sfm.container.photos import Photo
+
+
+def extract_features(database: Path, image_dir: Path, groups: list[list[Photo]], cfg: Config) -> None:
+    """SIFT on every working copy; each group gets one SIMPLE_RADIAL camera seeded with its focal prior."""
+    import pycolmap
+
+    extraction = pycolmap.FeatureExtractionOptions()
+    extraction.max_image_size = cfg.max_image_size
+    extraction.num_threads = cfg.num_threads
+    extraction.use_gpu = False
+    extraction.sift.max_num_features = cfg.max_num_features
+    for group in groups:
+        first = group[0]
+        reader = pycolmap.ImageReaderOptions()
+        reader.camera_model = "SIMPLE_RADIAL"
+        # f, cx, cy, k: principal point at the image centre, no distortion to start with.
+        reader.camera_params = f"{first.focal_px:.3f},{first.width / 2:.3f},{first.height / 2:.3f},0"
+        pycolmap.extract_features(
+            database,
+            image_dir,
+            image_names=[p.name for p in group],
+            camera_mode=pycolmap.CameraMode.SINGLE,
+            reader_options=reader,
+            extraction_options=extraction,
+            device=pycolmap.Device.cpu,
+        )
+
+
+def write_pose_priors(database: Path, positions: dict[str, np.ndarray]) -> int:
+    """Store ENU camera positions (name -> [3] metres) as CARTESIAN pose priors; returns how many."""
+    import pycolmap
+
+    db = pycolmap.Database.open(database)
+    try:
+        written = 0
+        for image in db.read_all_images():
+            position = positions.get(image.name)
+            if position is None:
+                continue
+            prior = pycolmap.PosePrior()
+            prior.corr_data_id = image.data_id
+            prior.position = np.asarray(position, dtype=np.float64).reshape(3, 1)
+            prior.coordinate_system = pycolmap.PosePriorCoordinateSystem.CARTESIAN
+            db.write_pose_prior(prior)
+            written += 1
+        return written
+    finally:
+        db.close()
+
+
+def count_verified_pairs(database: Path, min_inliers: int = 15) -> int:
+    import pycolmap
+
+    db = pycolmap.Database.open(database)
+    try:
+        pairs, counts = db.read_two_view_geometry_num_inliers()
+        return int(sum(1 for c in counts if c >= min_inliers))
+    finally:
+        db.close()

@@ -1,0 +1,22 @@
+"""What the SfM stage reports in metrics.json (execute_stage adds status, wall time, peak memory)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Metrics(BaseModel):
+    images_in: int  # photos found and readable
+    images_registered: int  # photos with a camera pose in the kept model
+    registration_ratio: float  # images_registered / images_in
+    points3d: int  # sparse 3D points in the kept model
+    mean_reprojection_error_px: float
+    mean_track_length: float  # observations per 3D point
+    cameras: int  # distinct cameras (make, model, focal, size)
+    matcher: str  # pair selection used first
+    matcher_fallback: str | None = None  # pair selection added when the first registered too few
+    mapper: str  # incremental or global
+    image_size: tuple[int, int]  # largest (width, height) of the working copies
+    georeferenced: bool = False  # sparse/0 is in a local ENU metric frame (see georef.json)
+    seconds: dict[str, float] = Field(default_factory=dict)  # wall seconds per step
+    warnings: list[str] = Field(default_factory=list)
