@@ -1,0 +1,200 @@
+"""Functions, API, table and parameters in the template match what the code expects.
+
+Entry points and environment variable names are the contract between the template and the
+handlers (shared/settings.py reads the environment); these tests keep the two in step.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.package_lambda import runtime_requirements, stage
+from shared.ports import Pipeline
+from shared.pricing import USD_PER_HOUR
+from shared.settings import CoreSettings, NotifySettings, StageSettings
+from tests.support.aws_env import template_parameters
+from tests.support.template import REPO_ROOT, function_property, load, resources
+
+HANDLERS = {
+    "IngestApiFunction": "services.ingest.handler.api_handler",
+    "IngestManifestFunction": "services.ingest.handler.manifest_handler",
+    "SfmFunction": "services.sfm.handler.handler",
+    "TrainFunction": "services.train.handler.handler",
+    "CompressFunction": "services.compress.handler.handler",
+    "NotifyFunction": "services.notify.handler.handler",
+}
+SERVICE_NAMES = {
+    "IngestApiFunction": "ingest",
+    "IngestManifestFunction": "ingest",
+    "SfmFunction": "sfm",
+    "TrainFunction": "train",
+    "CompressFunction": "compress",
+    "NotifyFunction": "notify",
+}
+STAGE_FUNCTIONS = ("SfmFunction", "TrainFunction", "CompressFunction")
+CORE_ENV = {"BUCKET_NAME", "EVENT_BUS_NAME", "JOBS_TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+STAGE_ENV = {"STAGE_IMAGE_URI", "STAGE_INSTANCE_TYPE", "SAGEMAKER_ROLE_ARN", "STAGE_MAX_RUNTIME_S"}
+NOTIFY_ENV = {"SENDER_EMAIL", "LINK_EXPIRY_S", "VIEWER_BASE_URL"}
+INSTANCE_ENV = {"SFM_INSTANCE_TYPE", "TRAIN_INSTANCE_TYPE", "COMPRESS_INSTANCE_TYPE"}
+
+
+def environment(logical_id: str) -> dict[str, Any]:
+    return function_property(load(), logical_id, "Environment")["Variables"]
+
+
+def resolved_environment(logical_id: str) -> dict[str, str]:
+    """Parameters become their defaults (or test values); resource references a placeholder."""
+    parameters = template_parameters(load())
+    resolved = {}
+    for name, value in environment(logical_id).items():
+        if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameters:
+            resolved[name] = parameters[value["Ref"]]
+        elif isinstance(value, dict):
+            resolved[name] = f"resolved-{name.lower()}"
+        else:
+            resolved[name] = str(value)
+    return resolved
+
+
+def test_functions_are_exactly_the_six_entry_points() -> None:
+    functions = resources(load(), "AWS::Serverless::Function")
+    assert {logical_id: f["Properties"]["Handler"] for logical_id, f in functions.items()} == HANDLERS
+
+
+@pytest.mark.parametrize("logical_id", HANDLERS)
+def test_function_runtime_architecture_tracing_and_timeout(logical_id: str) -> None:
+    template = load()
+    assert function_property(template, logical_id, "Runtime") == "python3.11"
+    assert function_property(template, logical_id, "Architectures") == ["arm64"]
+    assert function_property(template, logical_id, "Tracing") == "Active"
+    assert function_property(template, logical_id, "MemorySize") == 256
+    assert function_property(template, logical_id, "Timeout") == (60 if logical_id in STAGE_FUNCTIONS else 30)
+
+
+@pytest.mark.parametrize("logical_id", HANDLERS)
+def test_handler_module_defines_the_entry_point(logical_id: str) -> None:
+    module, _, function = HANDLERS[logical_id].rpartition(".")
+    path = REPO_ROOT / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(REPO_ROOT)} is not written yet")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    defined |= {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    assert function in defined, f"{path.name} has no {function}"
+
+
+@pytest.mark.parametrize("logical_id", HANDLERS)
+def test_function_environment_names(logical_id: str) -> None:
+    names = set(environment(logical_id))
+    expected = set(CORE_ENV)
+    if logical_id in STAGE_FUNCTIONS:
+        expected |= STAGE_ENV | ({"STAGE_USE_SPOT"} if logical_id == "TrainFunction" else set())
+    if logical_id == "NotifyFunction":
+        expected |= NOTIFY_ENV
+    if logical_id in {"NotifyFunction", "IngestApiFunction", "IngestManifestFunction"}:
+        expected |= INSTANCE_ENV
+    assert names == expected
+    assert environment(logical_id)["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAMES[logical_id]
+    assert environment(logical_id)["POWERTOOLS_METRICS_NAMESPACE"] == "Spaceport"
+
+
+@pytest.mark.parametrize("logical_id", HANDLERS)
+def test_settings_load_from_the_template_environment(logical_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in resolved_environment(logical_id).items():
+        monkeypatch.setenv(name, value)
+    CoreSettings.from_env()
+    if logical_id in STAGE_FUNCTIONS:
+        settings = StageSettings.from_env()
+        assert settings.instance_type.startswith("ml.")
+        assert settings.use_spot is False  # TrainUseSpot defaults to false
+    if logical_id == "NotifyFunction":
+        assert NotifySettings.from_env().link_expiry_s == 604800
+
+
+def test_stage_environment_points_at_the_stage_parameters_and_role() -> None:
+    for stage in ("Sfm", "Train", "Compress"):
+        env = environment(f"{stage}Function")
+        assert env["STAGE_IMAGE_URI"] == {"Ref": f"{stage}ImageUri"}
+        assert env["STAGE_INSTANCE_TYPE"] == {"Ref": f"{stage}InstanceType"}
+        assert env["SAGEMAKER_ROLE_ARN"] == {"Fn::GetAtt": [f"{stage}SageMakerRole", "Arn"]}
+        assert env["STAGE_MAX_RUNTIME_S"] == {"Ref": f"{stage}MaxRuntimeSeconds"}
+    assert environment("TrainFunction")["STAGE_USE_SPOT"] == {"Ref": "TrainUseSpot"}
+
+
+def test_parameters_and_their_defaults() -> None:
+    parameters = load()["Parameters"]
+    defaults = {name: spec.get("Default") for name, spec in parameters.items()}
+    assert defaults["SfmInstanceType"] == "ml.c6i.2xlarge"
+    assert defaults["TrainInstanceType"] == "ml.g4dn.xlarge"
+    assert defaults["CompressInstanceType"] == "ml.c6i.4xlarge"
+    assert defaults["TrainUseSpot"] == "false" and parameters["TrainUseSpot"]["AllowedValues"] == ["true", "false"]
+    assert defaults["LinkExpirySeconds"] == 604800 and parameters["LinkExpirySeconds"]["MaxValue"] == 604800
+    assert defaults["AlarmEmail"] == ""
+    for required in ("SfmImageUri", "TrainImageUri", "CompressImageUri", "SenderEmail", "ViewerBaseUrl"):
+        assert required in parameters
+
+
+def test_default_instance_types_have_a_price_for_cost_figures() -> None:
+    parameters = load()["Parameters"]
+    for name in ("SfmInstanceType", "TrainInstanceType", "CompressInstanceType"):
+        assert parameters[name]["Default"] in USD_PER_HOUR
+
+
+def test_redrive_count_matches_what_the_consumers_assume() -> None:
+    for queue in ("IngestQueue", "SfmQueue", "TrainQueue", "CompressQueue", "NotifyQueue"):
+        redrive = load()["Resources"][queue]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == Pipeline(bucket="b", stages={}).max_receive_count
+
+
+def test_jobs_table_matches_the_dynamodb_adapter() -> None:
+    props = load()["Resources"]["JobsTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_owner"
+    assert index["KeySchema"] == [
+        {"AttributeName": "owner", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_api_uses_iam_auth_on_the_four_job_routes() -> None:
+    template = load()
+    auth = template["Resources"]["Api"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "AWS_IAM"
+    assert auth["InvokeRole"] == "NONE"  # callers need execute-api:Invoke only, not lambda:InvokeFunction
+    events = template["Resources"]["IngestApiFunction"]["Properties"]["Events"]
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
+    assert routes == {("post", "/jobs"), ("get", "/jobs"), ("get", "/jobs/{job_id}"), ("delete", "/jobs/{job_id}")}
+    assert all(e["Properties"]["RestApiId"] == {"Ref": "Api"} for e in events.values())
+
+
+def test_bucket_sends_events_to_eventbridge() -> None:
+    props = load()["Resources"]["Bucket"]["Properties"]
+    assert props["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+    assert props["VersioningConfiguration"]["Status"] == "Enabled"
+
+
+def test_outputs_name_the_api_bucket_bus_table_and_dlqs() -> None:
+    outputs = set(load()["Outputs"])
+    expected = {"ApiUrl", "BucketName", "EventBusName", "JobsTableName"}
+    expected |= {f"{c}DeadLetterQueueUrl" for c in ("Ingest", "Sfm", "Train", "Compress", "Notify")}
+    assert expected <= outputs
+
+
+def test_lambda_package_holds_the_handlers_and_only_runtime_requirements(tmp_path: Path) -> None:
+    out = stage(tmp_path / "lambda-src")
+    for handler in HANDLERS.values():
+        package = handler.split(".")[:2]
+        assert (out / package[0] / package[1] / "__init__.py").exists()
+    assert (out / "shared" / "settings.py").exists()
+    requirements = (out / "requirements.txt").read_text(encoding="utf-8").split()
+    assert requirements == runtime_requirements()
+    assert not any(r.startswith(("torch", "pycolmap", "gsplat", "numpy")) for r in requirements)
+    assert not list(out.rglob("__pycache__"))
