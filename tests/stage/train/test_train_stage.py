@@ -1,0 +1,134 @@
+"""The training stage program end to end on small synthetic SfM outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pycolmap
+import pytest
+import torch
+from PIL import Image
+
+from services.train.container.config import Config
+from services.train.container.data import load_scene
+from services.train.container.entrypoint import main
+from services.train.container.export import read_ply
+from services.train.container.synthetic import write_scene
+from services.train.container.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[3]
+FAST = {
+    "max_image_size": 64, "sh_degree": 1, "sh_degree_interval": 40, "refine_start": 30,
+    "refine_stop": 120, "refine_every": 30, "reset_every": 1000, "num_threads": 1, "preview_count": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def sfm_dir(tmp_path_factory) -> Path:
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("sfm")
+    write_scene(folder, n_images=12, width=64, height=48, n_gaussians=3000, n_points=400, seed=3)
+    return folder
+
+
+@pytest.mark.slow
+def test_stage_trains_and_writes_model_previews_and_metrics(sfm_dir, tmp_path):
+    out = tmp_path / "out"
+    (tmp_path / "cfg.json").write_text(json.dumps({**FAST, "steps": 200, "checkpoint_every": 100}))
+    code = main(["--input", str(sfm_dir), "--output", str(out), "--config", str(tmp_path / "cfg.json")])
+    assert code == 0, (out / "failure.json").read_text() if (out / "failure.json").exists() else ""
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "succeeded" and metrics["steps"] == 200
+    assert metrics["n_test_views"] == 2 and metrics["n_train_views"] == 10  # every 8th held out
+    assert metrics["psnr"] > 18.0 and 0 < metrics["ssim"] <= 1
+    assert metrics["lpips"] is None
+    assert metrics["rasterizer"] in ("cpu-kernel", "cpu-torch") and metrics["strategy"] == "default"
+    ply = read_ply(out / "model.ply")
+    assert len(ply["x"]) == metrics["n_gaussians"] > 400  # densified beyond the SfM points
+    assert [k for k in ply if k.startswith("f_rest_")] == [f"f_rest_{i}" for i in range(9)]
+    previews = sorted((out / "previews").iterdir())
+    assert [p.name for p in previews] == ["view_000.png", "view_008.png"]
+    with Image.open(previews[0]) as img:
+        assert img.size == (128, 48)  # render and photo side by side
+    progress = json.loads((out / "progress.json").read_text())
+    assert progress["phase"] == "done" and progress["step"] == 200
+    # Checkpoints went to <output>/checkpoints by default.
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["ckpt_00000100.pt"]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(sfm_dir, tmp_path):
+    cfg = Config(**FAST, steps=90, checkpoint_every=40, checkpoint_dir=str(tmp_path / "ckpt"))
+    scene = load_scene(sfm_dir, cfg)
+    first = Trainer(cfg, scene, torch.device("cpu"))
+    first.resume()
+    stopped = first.train(stop_after=55)  # "killed" at step 55: checkpoint 40 survives
+    assert stopped.steps == 55
+    second = Trainer(cfg, scene, torch.device("cpu"))
+    second.resume()
+    assert second.step == 40
+    result = second.train()
+    assert result.steps == 90 and result.resumed_from == 40 and result.steps_run == 50
+
+    straight = Trainer(cfg.model_copy(update={"checkpoint_dir": None}), scene, torch.device("cpu"))
+    straight.train()
+    for key in ("means", "sh0", "opacities"):
+        assert torch.allclose(second.params[key], straight.params[key], atol=1e-5), key
+
+
+def _write_model(folder: Path, n_points: int, n_images: int = 4) -> None:
+    rec = pycolmap.Reconstruction()
+    cam = pycolmap.Camera.create_from_model_name(1, "PINHOLE", 50.0, 32, 24)
+    rec.add_camera_with_trivial_rig(cam)
+    (folder / "images").mkdir(parents=True)
+    for i in range(n_images):
+        name = f"{i}.png"
+        Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(folder / "images" / name)
+        pose = np.hstack([np.eye(3), np.array([[i * 0.1], [0.0], [3.0]])])
+        rec.add_image_with_trivial_frame(pycolmap.Image(name=name, camera_id=1, image_id=i + 1), pycolmap.Rigid3d(pose))
+    for j in range(n_points):
+        rec.add_point3D(np.array([j * 0.01, 0.0, 0.0]), pycolmap.Track(), np.array([9, 9, 9], np.uint8))
+    (folder / "sparse" / "0").mkdir(parents=True)
+    rec.write(str(folder / "sparse" / "0"))
+
+
+def test_a_model_with_too_few_points_fails_as_degenerate_with_numbers(tmp_path):
+    _write_model(tmp_path / "in", n_points=7)
+    code = main(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")])
+    failure = json.loads((tmp_path / "out" / "failure.json").read_text())
+    assert code == 2 and failure["cause"] == "degenerate_model"
+    assert re.search(r"4 posed images and 7 3D points", failure["message"])
+
+
+def test_a_folder_without_a_model_fails_as_degenerate(tmp_path):
+    (tmp_path / "in").mkdir()
+    code = main(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")])
+    failure = json.loads((tmp_path / "out" / "failure.json").read_text())
+    assert code == 2 and failure["cause"] == "degenerate_model"
+
+
+def test_mcmc_on_cpu_fails_as_invalid_request(tmp_path):
+    _write_model(tmp_path / "in", n_points=200)
+    (tmp_path / "cfg.json").write_text(json.dumps({"strategy": "mcmc", "device": "cpu"}))
+    code = main(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--config", str(tmp_path / "cfg.json")])
+    failure = json.loads((tmp_path / "out" / "failure.json").read_text())
+    assert code == 2 and failure["cause"] == "invalid_request" and "CUDA" in failure["message"]
+
+
+def test_entrypoint_help_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "services.train.container.entrypoint", "--help"], cwd=REPO, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "--input" in out.stdout
+
+
+def test_dockerfile_entrypoint_module_exists():
+    text = (REPO / "services/train/container/Dockerfile").read_text()
+    module = re.search(r'ENTRYPOINT \["python", "-m", "([\w.]+)"\]', text).group(1)
+    assert (REPO / (module.replace(".", "/") + ".py")).exists()
+    assert '".[train]"' in text
