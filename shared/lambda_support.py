@@ -87,7 +87,7 @@ def consume_sqs_batch(
     pipeline: Pipeline,
     fail_job_on_last_delivery: bool = True,
 ) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS, model=BridgeRecord)
+    processor = BatchProcessor(event_type=EventType.SQS, model=BridgeRecord, raise_on_entire_batch_failure=False)
     ports = ports_from_env()
 
     def record_handler(record: BridgeRecord) -> None:

@@ -17,6 +17,8 @@ from shared.jobs import Job, JobState
 from shared.layout import split_uri
 from shared.ports import Email, StageRun, StoredObject
 
+MAX_LINK_EXPIRY_S = 7 * 24 * 3600
+
 _THROTTLING = {
     "Throttling",
     "ThrottlingException",
@@ -49,8 +51,12 @@ def translate(exc: ClientError, what: str) -> SpaceportError:
 @functools.cache
 def clients() -> dict[str, Any]:
     config = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+    # SigV4 presigning: links carry X-Amz-Expires and S3 refuses any longer than 7 days.
+    s3_config = config.merge(BotoConfig(signature_version="s3v4", s3={"addressing_style": "virtual"}))
     session = boto3.session.Session()
-    return {name: session.client(name, config=config) for name in ("s3", "events", "sagemaker", "dynamodb", "ses")}
+    made = {name: session.client(name, config=config) for name in ("events", "sagemaker", "dynamodb", "ses")}
+    made["s3"] = session.client("s3", config=s3_config)
+    return made
 
 
 class S3ObjectStore:
@@ -103,6 +109,8 @@ class S3ObjectStore:
         return StoredObject(uri, int(head["ContentLength"]), head.get("ETag", "").strip('"'))
 
     def link(self, uri: str, expires_s: int) -> str:
+        if not 0 < expires_s <= MAX_LINK_EXPIRY_S:
+            raise ValueError(f"links expire within 7 days, not {expires_s} s")
         bucket, key = split_uri(uri)
         return self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
