@@ -263,3 +263,34 @@ def test_queue_check_notices_a_removed_dlq_alarm_in_the_real_template() -> None:
     assert iac_checks.queue_violations(template) == [
         "TrainDeadLetterQueue: dead-letter queue without a messages-visible > 0 alarm"
     ]
+
+
+@pytest.mark.parametrize(
+    ("function", "reads", "writes"),
+    [
+        ("IngestApiFunction", {"inbox/*", "jobs/*/compress/*", "jobs/*/train/*", "jobs/*/notify/*"}, set()),
+        ("IngestManifestFunction", {"inbox/*"}, set()),
+        ("SfmFunction", {"jobs/*/sfm/*"}, {"jobs/*/config/sfm/*"}),
+        ("TrainFunction", {"jobs/*/train/*"}, {"jobs/*/config/train/*"}),
+        ("CompressFunction", {"jobs/*/compress/*"}, {"jobs/*/config/compress/*"}),
+        ("NotifyFunction", {"jobs/*"}, {"jobs/*/notify/*"}),
+    ],
+)
+def test_function_object_access_is_limited_to_its_prefixes(function: str, reads: set[str], writes: set[str]) -> None:
+    statements = [s for p in load()["Resources"][function]["Properties"]["Policies"] for s in p["Statement"]]
+
+    def prefixes(action: str) -> set[str]:
+        found = set()
+        for statement in statements:
+            if action in iac_checks._as_list(statement["Action"]):
+                for arn in iac_checks._as_list(statement["Resource"]):
+                    found.add(arn["Fn::Sub"].removeprefix("${Bucket.Arn}/"))
+        return found
+
+    assert prefixes("s3:GetObject") == reads
+    assert prefixes("s3:PutObject") == writes
+    assert prefixes("s3:DeleteObject") == set()  # uploads are immutable; nothing is deleted by a function
+    # s3:ListBucket on the bucket (keys only) makes S3 answer 404, not 403, for a missing key:
+    # the adapters turn that into NotFoundError, which the services rely on.
+    listing = [s for s in statements if "s3:ListBucket" in iac_checks._as_list(s["Action"])]
+    assert [s["Resource"] for s in listing] == [{"Fn::GetAtt": ["Bucket", "Arn"]}]

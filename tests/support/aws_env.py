@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 import boto3
+import moto  # noqa: F401 - registers moto's botocore hooks before our session is made
 
 from shared.routing import Consumer
 from tests.support.template import function_property, load
@@ -46,6 +47,20 @@ SUPPORTED_TYPES = (
     "AWS::IAM::Role",
 )
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+_SESSION: list[boto3.session.Session] = []
+
+
+def session() -> boto3.session.Session:
+    """One boto3 session for the test run: its loaded service models make new clients cheap.
+
+    (`mock_aws()` resets boto3's default session on start, so `boto3.client` reloads every
+    model from disk: about 0.1 s per client.)
+    """
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0]
 
 
 class TemplateError(ValueError):
@@ -80,7 +95,7 @@ class SpaceportAws:
         return {name: str(self.resolve(value)) for name, value in env.get("Variables", {}).items()}
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)
+        return session().client(service, region_name=self.region)
 
 
 class _Resolver:
@@ -222,11 +237,11 @@ class _Builder:
         self.refs: dict[str, str] = {}
         self.attributes: dict[str, dict[str, str]] = {}
         self.rules: dict[str, tuple[str, str]] = {}
-        self.s3 = boto3.client("s3", region_name=region)
-        self.events = boto3.client("events", region_name=region)
-        self.sqs = boto3.client("sqs", region_name=region)
-        self.dynamodb = boto3.client("dynamodb", region_name=region)
-        self.iam = boto3.client("iam", region_name=region)
+        self.s3 = session().client("s3", region_name=region)
+        self.events = session().client("events", region_name=region)
+        self.sqs = session().client("sqs", region_name=region)
+        self.dynamodb = session().client("dynamodb", region_name=region)
+        self.iam = session().client("iam", region_name=region)
 
     def resolve(self, value: Any) -> Any:
         return _Resolver(self.template, self.parameters, self.refs, self.attributes, self.region).resolve(value)
@@ -391,7 +406,7 @@ def build(
         builder.create(logical_id, supported[logical_id])
 
     sender = values["SenderEmail"]
-    boto3.client("ses", region_name=region).verify_email_identity(EmailAddress=sender)
+    session().client("ses", region_name=region).verify_email_identity(EmailAddress=sender)
 
     consumers = get_args(Consumer)
     queue_urls = {c: builder.refs[f"{c.capitalize()}Queue"] for c in consumers if f"{c.capitalize()}Queue" in builder.refs}
