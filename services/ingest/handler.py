@@ -26,8 +26,9 @@ app = APIGatewayRestResolver(enable_validation=True)
 JobId = Annotated[str, Path(pattern=r"^[a-z0-9]{20}$", description="job id")]
 
 
-def _json(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body, default=str))
+def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
+    plain = json.loads(json.dumps(body, default=str))
+    return Response(status_code=status, content_type="application/json", body=plain)
 
 
 def caller() -> str:
