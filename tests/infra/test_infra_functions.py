@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from infra.package_lambda import runtime_requirements, stage
+from infra.package_lambda import runtime_requirements
+from infra.package_lambda import stage as stage_lambda_source
 from shared.ports import Pipeline
 from shared.pricing import USD_PER_HOUR
 from shared.settings import CoreSettings, NotifySettings, StageSettings
@@ -36,7 +37,13 @@ SERVICE_NAMES = {
     "NotifyFunction": "notify",
 }
 STAGE_FUNCTIONS = ("SfmFunction", "TrainFunction", "CompressFunction")
-CORE_ENV = {"BUCKET_NAME", "EVENT_BUS_NAME", "JOBS_TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+CORE_ENV = {
+    "BUCKET_NAME",
+    "EVENT_BUS_NAME",
+    "JOBS_TABLE_NAME",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+}
 STAGE_ENV = {"STAGE_IMAGE_URI", "STAGE_INSTANCE_TYPE", "SAGEMAKER_ROLE_ARN", "STAGE_MAX_RUNTIME_S"}
 NOTIFY_ENV = {"SENDER_EMAIL", "LINK_EXPIRY_S", "VIEWER_BASE_URL"}
 INSTANCE_ENV = {"SFM_INSTANCE_TYPE", "TRAIN_INSTANCE_TYPE", "COMPRESS_INSTANCE_TYPE"}
@@ -83,7 +90,13 @@ def test_handler_module_defines_the_entry_point(logical_id: str) -> None:
         pytest.skip(f"{path.relative_to(REPO_ROOT)} is not written yet")
     tree = ast.parse(path.read_text(encoding="utf-8"))
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
-    defined |= {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    defined |= {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     assert function in defined, f"{path.name} has no {function}"
 
 
@@ -103,7 +116,9 @@ def test_function_environment_names(logical_id: str) -> None:
 
 
 @pytest.mark.parametrize("logical_id", HANDLERS)
-def test_settings_load_from_the_template_environment(logical_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_load_from_the_template_environment(
+    logical_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, value in resolved_environment(logical_id).items():
         monkeypatch.setenv(name, value)
     CoreSettings.from_env()
@@ -131,7 +146,10 @@ def test_parameters_and_their_defaults() -> None:
     assert defaults["SfmInstanceType"] == "ml.c6i.2xlarge"
     assert defaults["TrainInstanceType"] == "ml.g4dn.xlarge"
     assert defaults["CompressInstanceType"] == "ml.c6i.4xlarge"
-    assert defaults["TrainUseSpot"] == "false" and parameters["TrainUseSpot"]["AllowedValues"] == ["true", "false"]
+    assert defaults["TrainUseSpot"] == "false" and parameters["TrainUseSpot"]["AllowedValues"] == [
+        "true",
+        "false",
+    ]
     assert defaults["LinkExpirySeconds"] == 604800 and parameters["LinkExpirySeconds"]["MaxValue"] == 604800
     assert defaults["AlarmEmail"] == ""
     for required in ("SfmImageUri", "TrainImageUri", "CompressImageUri", "SenderEmail", "ViewerBaseUrl"):
@@ -171,7 +189,12 @@ def test_api_uses_iam_auth_on_the_four_job_routes() -> None:
     assert auth["InvokeRole"] == "NONE"  # callers need execute-api:Invoke only, not lambda:InvokeFunction
     events = template["Resources"]["IngestApiFunction"]["Properties"]["Events"]
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
-    assert routes == {("post", "/jobs"), ("get", "/jobs"), ("get", "/jobs/{job_id}"), ("delete", "/jobs/{job_id}")}
+    assert routes == {
+        ("post", "/jobs"),
+        ("get", "/jobs"),
+        ("get", "/jobs/{job_id}"),
+        ("delete", "/jobs/{job_id}"),
+    }
     assert all(e["Properties"]["RestApiId"] == {"Ref": "Api"} for e in events.values())
 
 
@@ -189,7 +212,7 @@ def test_outputs_name_the_api_bucket_bus_table_and_dlqs() -> None:
 
 
 def test_lambda_package_holds_the_handlers_and_only_runtime_requirements(tmp_path: Path) -> None:
-    out = stage(tmp_path / "lambda-src")
+    out = stage_lambda_source(tmp_path / "lambda-src")
     for handler in HANDLERS.values():
         package = handler.split(".")[:2]
         assert (out / package[0] / package[1] / "__init__.py").exists()

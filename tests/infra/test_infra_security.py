@@ -14,6 +14,8 @@ import pytest
 from tests.support import iac_checks
 from tests.support.template import load, parse
 
+J = "?" * 20  # one job id in an IAM resource glob (see the template's comment)
+
 
 def template_copy() -> dict[str, Any]:
     return copy.deepcopy(load())
@@ -52,8 +54,11 @@ def test_template_has_one_dlq_per_work_queue_and_five_consumers() -> None:
 
 def test_pass_role_is_limited_to_the_stage_role_and_sagemaker() -> None:
     template = load()
-    expected = {"SfmFunction": "SfmSageMakerRole", "TrainFunction": "TrainSageMakerRole",
-                "CompressFunction": "CompressSageMakerRole"}
+    expected = {
+        "SfmFunction": "SfmSageMakerRole",
+        "TrainFunction": "TrainSageMakerRole",
+        "CompressFunction": "CompressSageMakerRole",
+    }
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
@@ -70,16 +75,22 @@ def test_pass_role_is_limited_to_the_stage_role_and_sagemaker() -> None:
 @pytest.mark.parametrize(
     ("role", "reads", "writes"),
     [
-        ("SfmSageMakerRole", {"inbox/*", "jobs/*/config/sfm/*"}, {"jobs/*/sfm/*"}),
+        ("SfmSageMakerRole", {"inbox/*", f"jobs/{J}/config/sfm/*"}, {f"jobs/{J}/sfm/*"}),
         (
             "TrainSageMakerRole",
-            {"jobs/*/sfm/*", "jobs/*/config/train/*", "jobs/*/train-checkpoints/*"},
-            {"jobs/*/train/*", "jobs/*/train-checkpoints/*"},
+            {f"jobs/{J}/sfm/*", f"jobs/{J}/config/train/*", f"jobs/{J}/train-checkpoints/*"},
+            {f"jobs/{J}/train/*", f"jobs/{J}/train-checkpoints/*"},
         ),
-        ("CompressSageMakerRole", {"jobs/*/train/*", "jobs/*/config/compress/*"}, {"jobs/*/compress/*"}),
+        (
+            "CompressSageMakerRole",
+            {f"jobs/{J}/train/*", f"jobs/{J}/config/compress/*"},
+            {f"jobs/{J}/compress/*"},
+        ),
     ],
 )
-def test_stage_role_reads_its_inputs_and_writes_only_its_prefix(role: str, reads: set[str], writes: set[str]) -> None:
+def test_stage_role_reads_its_inputs_and_writes_only_its_prefix(
+    role: str, reads: set[str], writes: set[str]
+) -> None:
     resource = load()["Resources"][role]
     statements = [s for p in resource["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
 
@@ -118,9 +129,15 @@ def _function_with(statement: dict[str, Any]) -> dict[str, Any]:
     [
         ({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/*"}, "every action"),
         ({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}, "wildcard action 's3:*'"),
-        ({"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "arn:aws:s3:::b/*"}, "wildcard action 's3:Get*'"),
+        (
+            {"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "arn:aws:s3:::b/*"},
+            "wildcard action 's3:Get*'",
+        ),
         ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, "s3:GetObject on Resource '*'"),
-        ({"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}, "needs a cloudwatch:namespace"),
+        (
+            {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+            "needs a cloudwatch:namespace",
+        ),
         ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"}, "NotAction"),
     ],
 )
@@ -130,23 +147,44 @@ def test_iam_check_rejects_broad_statements(statement: dict[str, Any], expected:
 
 
 def test_iam_check_accepts_the_documented_wildcard_exceptions_and_broad_denies() -> None:
-    assert iac_checks.iam_violations(_function_with(
-        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"})) == []
-    assert iac_checks.iam_violations(_function_with({
-        "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
-        "Condition": {"StringEquals": {"cloudwatch:namespace": "Spaceport"}},
-    })) == []
-    assert iac_checks.iam_violations(_function_with(
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"})) == []
+    assert (
+        iac_checks.iam_violations(
+            _function_with({"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"})
+        )
+        == []
+    )
+    assert (
+        iac_checks.iam_violations(
+            _function_with(
+                {
+                    "Effect": "Allow",
+                    "Action": "cloudwatch:PutMetricData",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"cloudwatch:namespace": "Spaceport"}},
+                }
+            )
+        )
+        == []
+    )
+    assert (
+        iac_checks.iam_violations(
+            _function_with({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"})
+        )
+        == []
+    )
 
 
 def test_iam_check_rejects_sam_policy_templates_and_managed_policies() -> None:
     template = {
         "Resources": {
-            "Fn": {"Type": "AWS::Serverless::Function",
-                   "Properties": {"Policies": ["AmazonS3FullAccess", {"S3CrudPolicy": {"BucketName": "b"}}]}},
-            "Role": {"Type": "AWS::IAM::Role",
-                     "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}},
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"Policies": ["AmazonS3FullAccess", {"S3CrudPolicy": {"BucketName": "b"}}]},
+            },
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+            },
         }
     }
     assert len(iac_checks.iam_violations(template)) == 3
@@ -268,15 +306,21 @@ def test_queue_check_notices_a_removed_dlq_alarm_in_the_real_template() -> None:
 @pytest.mark.parametrize(
     ("function", "reads", "writes"),
     [
-        ("IngestApiFunction", {"inbox/*", "jobs/*/compress/*", "jobs/*/train/*", "jobs/*/notify/*"}, set()),
+        (
+            "IngestApiFunction",
+            {"inbox/*", f"jobs/{J}/compress/*", f"jobs/{J}/train/*", f"jobs/{J}/notify/*"},
+            set(),
+        ),
         ("IngestManifestFunction", {"inbox/*"}, set()),
-        ("SfmFunction", {"jobs/*/sfm/*"}, {"jobs/*/config/sfm/*"}),
-        ("TrainFunction", {"jobs/*/train/*"}, {"jobs/*/config/train/*"}),
-        ("CompressFunction", {"jobs/*/compress/*"}, {"jobs/*/config/compress/*"}),
-        ("NotifyFunction", {"jobs/*"}, {"jobs/*/notify/*"}),
+        ("SfmFunction", {f"jobs/{J}/sfm/*"}, {f"jobs/{J}/config/sfm/*"}),
+        ("TrainFunction", {f"jobs/{J}/train/*"}, {f"jobs/{J}/config/train/*"}),
+        ("CompressFunction", {f"jobs/{J}/compress/*"}, {f"jobs/{J}/config/compress/*"}),
+        ("NotifyFunction", {"jobs/*"}, {f"jobs/{J}/notify/*"}),
     ],
 )
-def test_function_object_access_is_limited_to_its_prefixes(function: str, reads: set[str], writes: set[str]) -> None:
+def test_function_object_access_is_limited_to_its_prefixes(
+    function: str, reads: set[str], writes: set[str]
+) -> None:
     statements = [s for p in load()["Resources"][function]["Properties"]["Policies"] for s in p["Statement"]]
 
     def prefixes(action: str) -> set[str]:

@@ -27,23 +27,37 @@ def events_to_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
         def matched_keys(key_filter: dict[str, Any], keys: list[str]) -> list[str]:
             url = sqs.create_queue(QueueName="probe")["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             pattern = {"source": ["probe"], "detail": {"key": [key_filter]}}
             events.put_rule(Name="probe", EventPattern=json.dumps(pattern))
             events.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": arn}])
             for key in keys:
-                events.put_events(Entries=[{"Source": "probe", "DetailType": "t", "Detail": json.dumps({"key": key})}])
+                events.put_events(
+                    Entries=[{"Source": "probe", "DetailType": "t", "Detail": json.dumps({"key": key})}]
+                )
             bodies = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             return sorted(json.loads(b["Body"])["detail"]["key"] for b in bodies)
 
         yield matched_keys
 
 
-KEYS = ["inbox/a/job.json", "inbox/a/job.json.bak", "jobs/x/job.json", "inbox/a/b/job.json", "spaceport-sfm-x"]
+KEYS = [
+    "inbox/a/job.json",
+    "inbox/a/job.json.bak",
+    "jobs/x/job.json",
+    "inbox/a/b/job.json",
+    "spaceport-sfm-x",
+]
 
 
 def test_moto_filters_on_suffix(events_to_queue: Any) -> None:
-    assert events_to_queue({"suffix": "/job.json"}, KEYS) == ["inbox/a/b/job.json", "inbox/a/job.json", "jobs/x/job.json"]
+    assert events_to_queue({"suffix": "/job.json"}, KEYS) == [
+        "inbox/a/b/job.json",
+        "inbox/a/job.json",
+        "jobs/x/job.json",
+    ]
 
 
 def test_moto_filters_on_prefix(events_to_queue: Any) -> None:
@@ -52,4 +66,7 @@ def test_moto_filters_on_prefix(events_to_queue: Any) -> None:
 
 def test_moto_filters_on_wildcard(events_to_queue: Any) -> None:
     # EventBridge's `*` matches any characters, `/` included.
-    assert events_to_queue({"wildcard": "inbox/*/job.json"}, KEYS) == ["inbox/a/b/job.json", "inbox/a/job.json"]
+    assert events_to_queue({"wildcard": "inbox/*/job.json"}, KEYS) == [
+        "inbox/a/b/job.json",
+        "inbox/a/job.json",
+    ]

@@ -120,12 +120,14 @@ def test_cancel_request_reaches_every_stage_service_but_not_notify(aws: Spacepor
 def test_our_events_reach_exactly_the_consumers_routing_names(aws: SpaceportAws, detail_type: str) -> None:
     detail = {"job_id": JOB_ID, "schema_version": 1}
     aws.client("events").put_events(
-        Entries=[{
-            "Source": "spaceport",
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail),
-            "EventBusName": aws.event_bus,
-        }]
+        Entries=[
+            {
+                "Source": "spaceport",
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail),
+                "EventBusName": aws.event_bus,
+            }
+        ]
     )
     assert sorted(deliveries(aws)) == sorted(consumers_of("spaceport", detail_type, detail))
 
@@ -158,10 +160,16 @@ def test_sagemaker_state_change_lands_only_in_its_stage_queue(
 
 def test_sagemaker_jobs_that_are_not_ours_reach_nobody(aws: SpaceportAws) -> None:
     publish_default_bus(
-        aws, "aws.sagemaker", PROCESSING_STATE_CHANGE, {"ProcessingJobName": "someone-else-1", "ProcessingJobStatus": "Completed"}
+        aws,
+        "aws.sagemaker",
+        PROCESSING_STATE_CHANGE,
+        {"ProcessingJobName": "someone-else-1", "ProcessingJobStatus": "Completed"},
     )
     publish_default_bus(
-        aws, "aws.sagemaker", TRAINING_STATE_CHANGE, {"TrainingJobName": "spaceport-sfm-x-a1", "TrainingJobStatus": "Completed"}
+        aws,
+        "aws.sagemaker",
+        TRAINING_STATE_CHANGE,
+        {"TrainingJobName": "spaceport-sfm-x-a1", "TrainingJobStatus": "Completed"},
     )
     assert deliveries(aws) == {}
 
@@ -243,5 +251,7 @@ def test_function_environment_names_the_built_resources(aws: SpaceportAws) -> No
     assert env["BUCKET_NAME"] == aws.bucket
     assert env["EVENT_BUS_NAME"] == aws.event_bus
     assert env["JOBS_TABLE_NAME"] == aws.table
-    role = boto3.client("iam", region_name=aws.region).get_role(RoleName=f"{aws.stack}-SfmSageMakerRole")["Role"]
+    role = boto3.client("iam", region_name=aws.region).get_role(RoleName=f"{aws.stack}-SfmSageMakerRole")[
+        "Role"
+    ]
     assert env["SAGEMAKER_ROLE_ARN"] == role["Arn"]

@@ -87,7 +87,9 @@ class SpaceportAws:
     template: dict[str, Any] = field(repr=False)
 
     def resolve(self, value: Any) -> Any:
-        return _Resolver(self.template, self.parameters, self.refs, self.attributes, self.region).resolve(value)
+        return _Resolver(self.template, self.parameters, self.refs, self.attributes, self.region).resolve(
+            value
+        )
 
     def function_env(self, logical_id: str) -> dict[str, str]:
         """The function's environment variables (Globals merged) with every intrinsic resolved."""
@@ -129,7 +131,7 @@ class _Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             handler = self._functions().get(key)
             if handler is not None:
                 return handler(arg)
@@ -159,7 +161,7 @@ class _Resolver:
         return self._refs[name]
 
     def _get_att(self, arg: Any) -> str:
-        logical_id, attribute = (arg.split(".", 1) if isinstance(arg, str) else arg)
+        logical_id, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
         try:
             return self._attributes[logical_id][attribute]
         except KeyError as exc:
@@ -244,7 +246,9 @@ class _Builder:
         self.iam = session().client("iam", region_name=region)
 
     def resolve(self, value: Any) -> Any:
-        return _Resolver(self.template, self.parameters, self.refs, self.attributes, self.region).resolve(value)
+        return _Resolver(self.template, self.parameters, self.refs, self.attributes, self.region).resolve(
+            value
+        )
 
     def physical_name(self, logical_id: str) -> str:
         return f"{STACK_NAME}-{logical_id}"
@@ -265,7 +269,9 @@ class _Builder:
         else:
             self.s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
         if "VersioningConfiguration" in props:
-            self.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+            self.s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration=props["VersioningConfiguration"]
+            )
         if "PublicAccessBlockConfiguration" in props:
             self.s3.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
@@ -293,7 +299,10 @@ class _Builder:
                 Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
             )
         self.refs[logical_id] = name
-        self.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+        self.attributes[logical_id] = {
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+        }
 
     def _s3_bucketpolicy(self, logical_id: str, props: dict[str, Any]) -> None:
         # moto evaluates bucket policies but ignores `Condition`: the TLS-only statement (Deny s3:*
@@ -328,15 +337,21 @@ class _Builder:
 
     def _sqs_queue(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("QueueName") or self.physical_name(logical_id)
-        attributes = {key: _attribute_value(value) for key, value in props.items() if key not in {"QueueName", "Tags"}}
+        attributes = {
+            key: _attribute_value(value) for key, value in props.items() if key not in {"QueueName", "Tags"}
+        }
         url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         self.refs[logical_id] = url
         self.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
 
     def _sqs_queuepolicy(self, logical_id: str, props: dict[str, Any]) -> None:
         for url in props["Queues"]:
-            self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+            self.sqs.set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+            )
 
     def _dynamodb_table(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("TableName") or self.physical_name(logical_id)
@@ -368,10 +383,48 @@ class _Builder:
         )["Role"]
         for policy in props.get("Policies", []):
             self.iam.put_role_policy(
-                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+                RoleName=name,
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=json.dumps(policy["PolicyDocument"]),
             )
         self.refs[logical_id] = name
         self.attributes[logical_id] = {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+
+_OFFLINE_ARNS = {
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "AWS::Events::EventBus": "arn:aws:events:{region}:{account}:event-bus/{name}",
+    "AWS::Events::Rule": "arn:aws:events:{region}:{account}:rule/{name}",
+    "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+}
+
+
+def offline_resolver(
+    template: dict[str, Any] | None = None,
+    parameters: dict[str, str] | None = None,
+    region: str = DEFAULT_REGION,
+) -> Callable[[Any], Any]:
+    """Resolve intrinsics without creating anything: each resource gets a predictable name
+    (`spaceport-<logicalid>`, lower case for the bucket) and the ARN AWS would give it."""
+    template = template if template is not None else load()
+    refs: dict[str, str] = {}
+    attributes: dict[str, dict[str, str]] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        kind = resource.get("Type", "")
+        name = f"{STACK_NAME}-{logical_id.lower() if kind == 'AWS::S3::Bucket' else logical_id}"
+        if kind == "AWS::Events::EventBus":
+            name = STACK_NAME
+        arn = _OFFLINE_ARNS.get(kind, "arn:aws:unknown:{region}:{account}:{name}").format(
+            name=name, region=region, account=ACCOUNT_ID
+        )
+        refs[logical_id] = name
+        attributes[logical_id] = {"Arn": arn, "QueueName": name, "Name": name}
+    resolver = _Resolver(template, template_parameters(template, parameters), refs, attributes, region)
+    return resolver.resolve
 
 
 def template_parameters(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -409,7 +462,11 @@ def build(
     session().client("ses", region_name=region).verify_email_identity(EmailAddress=sender)
 
     consumers = get_args(Consumer)
-    queue_urls = {c: builder.refs[f"{c.capitalize()}Queue"] for c in consumers if f"{c.capitalize()}Queue" in builder.refs}
+    queue_urls = {
+        c: builder.refs[f"{c.capitalize()}Queue"]
+        for c in consumers
+        if f"{c.capitalize()}Queue" in builder.refs
+    }
     dlq_urls = {
         c: builder.refs[f"{c.capitalize()}DeadLetterQueue"]
         for c in consumers

@@ -10,6 +10,7 @@ another queue's RedrivePolicy names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -177,13 +178,13 @@ def bucket_violations(template: dict[str, Any]) -> Violations:
             for statement in _as_list((policy_props.get("PolicyDocument") or {}).get("Statement")):
                 resources = _as_list(statement.get("Resource"))
                 covers_bucket = any(_ref_target(r) == logical_id for r in resources)
-                covers_objects = any(
-                    _mentions(r, logical_id) and _ref_target(r) is None for r in resources
-                )
+                covers_objects = any(_mentions(r, logical_id) and _ref_target(r) is None for r in resources)
                 if _denies_insecure_transport(statement) and covers_bucket and covers_objects:
                     tls_only = True
         if not tls_only:
-            found.append(f"{logical_id}: no bucket policy denying aws:SecureTransport=false on bucket and objects")
+            found.append(
+                f"{logical_id}: no bucket policy denying aws:SecureTransport=false on bucket and objects"
+            )
     return found
 
 
@@ -271,8 +272,8 @@ def queue_violations(template: dict[str, Any]) -> Violations:
         visibility = int((queues[queue_id].get("Properties", {}) or {}).get("VisibilityTimeout", 30))
         if visibility < VISIBILITY_FACTOR * timeout:
             found.append(
-                f"{queue_id}: VisibilityTimeout {visibility} s < {VISIBILITY_FACTOR} x {consumer['function']} "
-                f"Timeout {timeout} s"
+                f"{queue_id}: VisibilityTimeout {visibility} s < {VISIBILITY_FACTOR} x "
+                f"{consumer['function']} Timeout {timeout} s"
             )
     consumed = {consumer["queue"] for consumer in consumers}
     for logical_id in queues:
@@ -299,3 +300,65 @@ def _watches_queue_depth(alarm: dict[str, Any], queue_id: str) -> bool:
 
 def all_violations(template: dict[str, Any]) -> Violations:
     return iam_violations(template) + bucket_violations(template) + queue_violations(template)
+
+
+# ---------------------------------------------------------------- what a principal may do
+
+
+def _arn_glob(pattern: str) -> re.Pattern[str]:
+    """IAM resource matching: `*` is any run of characters (slashes included), `?` one character."""
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z"
+    )
+
+
+def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    """String/Arn/Bool operators; a key missing from the request context fails its test."""
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            if key not in context:
+                return False
+            value, patterns = context[key], [str(e) for e in _as_list(expected)]
+            if operator in {"StringEquals", "ArnEquals", "Bool"}:
+                ok = value in patterns
+            elif operator in {"StringLike", "ArnLike"}:
+                ok = any(_arn_glob(p).match(value) for p in patterns)
+            else:
+                raise ValueError(f"condition operator {operator} is not modelled")
+            if not ok:
+                return False
+    return True
+
+
+def allowed(
+    statements: list[dict[str, Any]], action: str, resource_arn: str, context: dict[str, str] | None = None
+) -> bool:
+    """Whether resolved identity-policy statements allow `action` on `resource_arn`.
+
+    Enough for our policies: exact action names (the security check forbids action wildcards),
+    resource ARNs with `*`/`?` globs, simple conditions against `context`, and Deny wins.
+    """
+    verdict = False
+    for statement in statements:
+        if action not in _as_list(statement.get("Action")):
+            continue
+        if not any(
+            _arn_glob(str(pattern)).match(resource_arn) for pattern in _as_list(statement.get("Resource"))
+        ):
+            continue
+        if not _condition_holds(statement.get("Condition") or {}, context or {}):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        verdict = verdict or statement.get("Effect") == "Allow"
+    return verdict
+
+
+def identity_statements(template: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    """The inline identity-policy statements of a SAM function or an IAM role (unresolved)."""
+    props = template["Resources"][logical_id].get("Properties", {}) or {}
+    if template["Resources"][logical_id]["Type"] == "AWS::Serverless::Function":
+        documents = _as_list(props.get("Policies"))
+    else:
+        documents = [policy["PolicyDocument"] for policy in _as_list(props.get("Policies"))]
+    return [statement for document in documents for statement in _as_list(document.get("Statement"))]

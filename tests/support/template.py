@@ -111,7 +111,9 @@ def function_property(template: dict[str, Any], logical_id: str, name: str) -> A
     if name in properties:
         own = properties[name]
         if name == "Environment":
-            shared_vars = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+            shared_vars = (
+                template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+            )
             return {"Variables": {**shared_vars, **own.get("Variables", {})}}
         return own
     return template.get("Globals", {}).get("Function", {}).get(name)
