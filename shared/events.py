@@ -36,7 +36,8 @@ def check_email(value: str) -> str:
 
 
 class Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: each Lambda builds the schemas of only the events it handles, on first use.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     schema_version: Literal[1] = 1
     job_id: str = Field(pattern=r"^[a-z0-9]{20}$")
@@ -142,7 +143,7 @@ def parse_event(detail_type: str, detail: dict[str, Any]) -> Event:
 class SageMakerJobStateChange(BaseModel):
     """The parts of an `aws.sagemaker` job-state-change detail that we read."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     job_name: str
     status: str  # InProgress | Completed | Failed | Stopping | Stopped

@@ -65,7 +65,7 @@ def states_before(target: JobState) -> frozenset[JobState]:
 
 
 class StageRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     status: Literal["running", "succeeded", "failed", "stopped"]
     run_name: str  # SageMaker job name (or local run name)
@@ -86,7 +86,7 @@ class FailureInfo(BaseModel):
 
 
 class Job(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     job_id: str
     owner: str  # the caller's identity (IAM principal ARN, or "manifest:<inbox>" / "local")

@@ -22,7 +22,7 @@ Matcher = Literal["auto", "exhaustive", "sequential", "spatial", "vocab_tree"]
 
 
 class JobOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     # Named bundle of training steps, resolution and Gaussian caps.
     preset: Preset = Preset.STANDARD
