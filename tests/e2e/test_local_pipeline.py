@@ -1,0 +1,183 @@
+"""The whole local pipeline (ingest -> sfm -> train -> compress -> notify) through the real
+services, queues, job table and launcher, with a tiny test-only stage program
+(tests/support/fake_stage.py) standing in for the heavy stage programs."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from services.ingest.logic import SubmitRequest, submit_job
+from shared.jobs import JobState
+from spaceport.runtime import LocalRuntime
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE = REPO / "tests/support/fake_stage.py"
+
+
+def fake_command(stage: str) -> list[str]:
+    return [sys.executable, str(FAKE), stage]
+
+
+def write_photos(folder: Path, count: int = 10) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    for index in range(count):
+        pixels = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"IMG_{index:03d}.jpg", quality=80)
+    return folder
+
+
+@pytest.fixture
+def runtime(tmp_path, monkeypatch) -> LocalRuntime:
+    monkeypatch.delenv("FAKE_STAGE", raising=False)
+    return LocalRuntime(tmp_path / "data", command=fake_command, poll_interval_s=0.02, retry_delay_s=0.01)
+
+
+def submit(runtime: LocalRuntime) -> str:
+    write_photos(runtime.inbox_dir("set"))
+    job = submit_job(SubmitRequest(inbox="set", email="a@example.com"), "local", runtime.ports, runtime.pipeline)
+    return job.job_id
+
+
+def drive(runtime: LocalRuntime, job_id: str) -> None:
+    assert runtime.drive(lambda: runtime.settled(job_id) or runtime.stuck(job_id), timeout_s=90), "job did not settle"
+
+
+def emails_for(runtime: LocalRuntime, job_id: str) -> list[Path]:
+    return [p for p in (runtime.data_dir / "outbox").glob("*.eml") if job_id.encode() in p.read_bytes()]
+
+
+def test_a_job_runs_through_every_service_to_one_email(runtime):
+    with runtime.running():
+        job_id = submit(runtime)
+        drive(runtime, job_id)
+    job = runtime.table.get(job_id)
+    assert job.state is JobState.SUCCEEDED
+    assert [job.stages[s].status for s in ("sfm", "train", "compress")] == ["succeeded"] * 3
+    assert (runtime.job_dir(job_id) / "compress/model.sog").exists()
+    assert (runtime.job_dir(job_id) / "notify/report.html").exists()
+    assert len(emails_for(runtime, job_id)) == 1
+    assert all(run["starts"] == 1 for run in runtime.launcher.runs(job_id))
+    assert runtime.bus.dead_letters(job_id) == []
+    assert all(hop.ok for hop in runtime.hops)
+    delivered = {(hop.queue, hop.detail_type) for hop in runtime.hops}
+    assert ("train", "SageMaker Training Job State Change") in delivered
+    assert ("notify", "CompressionCompleted") in delivered
+
+
+def test_a_stage_failure_fails_the_job_with_its_cause_and_emails_the_reason(runtime, monkeypatch):
+    monkeypatch.setenv("FAKE_STAGE", "sfm=fail")
+    with runtime.running():
+        job_id = submit(runtime)
+        drive(runtime, job_id)
+    job = runtime.table.get(job_id)
+    assert job.state is JobState.FAILED
+    assert (job.failure.stage, job.failure.cause) == ("sfm", "low_registration")
+    assert "train" not in job.stages
+    (path,) = emails_for(runtime, job_id)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "only 2 of 24 images registered" in text
+
+
+def test_a_poison_message_is_dead_lettered_and_its_job_failed_on_the_last_delivery(runtime):
+    def broken(envelope, ports, pipeline):
+        raise RuntimeError("bug in train")
+
+    runtime.handlers["train"] = broken
+    with runtime.running():
+        job_id = submit(runtime)
+        drive(runtime, job_id)
+    job = runtime.table.get(job_id)
+    assert job.state is JobState.FAILED
+    assert job.failure.cause == "internal_error"
+    train_hops = [hop for hop in runtime.hops if hop.queue == "train"]
+    assert [hop.receive_count for hop in train_hops] == [1, 2, 3]
+    (dead,) = runtime.bus.dead_letters(job_id)
+    assert dead.queue == "train" and "bug in train" in dead.last_error
+    assert len(emails_for(runtime, job_id)) == 1
+
+
+def test_a_manifest_dropped_into_the_inbox_submits_a_job(runtime):
+    write_photos(runtime.inbox_dir("drop"))
+    with runtime.running():
+        runtime.store.put_bytes("s3://spaceport/inbox/drop/job.json", json.dumps({"email": "b@example.com"}).encode())
+        runtime.step()
+        (job,) = runtime.table.list_all()
+        drive(runtime, job.job_id)
+    assert runtime.table.get(job.job_id).state is JobState.SUCCEEDED
+
+
+def _cli(args: list[str], data: Path, **kw) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "SPACEPORT_STAGE_COMMAND": f"{sys.executable} {FAKE} {{stage}}",
+        "FAKE_STAGE": "train=slow",
+        "PYTHONPATH": str(REPO),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "spaceport.cli", *args, "--data-dir", str(data)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
+    )
+
+
+def _wait_for_training(data: Path, timeout: float = 60.0) -> str:
+    """The job id once its train stage has written a checkpoint."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for step in (data / "spaceport/jobs").glob("*/train-checkpoints/step.json"):
+            if json.loads(step.read_text() or '{"step": 0}')["step"] >= 5:
+                return step.parts[-3]
+        time.sleep(0.05)
+    raise AssertionError("training never started")
+
+
+def test_killing_everything_mid_training_then_resume_finishes_without_redoing_stages(tmp_path):
+    photos = write_photos(tmp_path / "photos")
+    data = tmp_path / "data"
+    run = _cli(["run", str(photos), "--preset", "preview"], data)
+    job_id = _wait_for_training(data)
+    run.kill()  # SIGKILL: no cleanup at all
+    run.communicate()
+    runtime = LocalRuntime(data)
+    (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
+    os.killpg(train["pid"], signal.SIGKILL)  # the stage process dies too, without a result
+    resume = _cli(["resume", job_id], data)
+    out, err = resume.communicate(timeout=90)
+    assert resume.returncode == 0, err
+    assert "succeeded" in out
+    starts = {r["stage"]: r["starts"] for r in runtime.launcher.runs(job_id)}
+    assert starts == {"sfm": 1, "train": 2, "compress": 1}
+    metrics = json.loads((data / f"spaceport/jobs/{job_id}/train/metrics.json").read_text())
+    assert metrics["resumed_from"] >= 5  # training went on from its checkpoint
+    assert runtime.table.get(job_id).state is JobState.SUCCEEDED
+
+
+def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
+    photos = write_photos(tmp_path / "photos")
+    data = tmp_path / "data"
+    run = _cli(["run", str(photos), "--preset", "preview"], data)
+    job_id = _wait_for_training(data)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 3
+    assert f"spaceport resume {job_id}" in err
+    runtime = LocalRuntime(data)
+    (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
+    assert train["status"] == "interrupted"
+    resume = _cli(["resume", job_id], data)
+    out, err = resume.communicate(timeout=90)
+    assert resume.returncode == 0, err
+    assert runtime.table.get(job_id).state is JobState.SUCCEEDED
