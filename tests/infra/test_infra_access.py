@@ -230,3 +230,10 @@ def test_job_glob_is_exactly_one_layout_job_id() -> None:
     assert can("SfmSageMakerRole", "s3:PutObject", obj(stage_uri(B, JOB, "sfm") + "m.json"))
     assert not allowed(statements, "s3:PutObject", f"arn:aws:s3:::{B}/jobs/{JOB}x/sfm/m.json")
     assert not allowed(statements, "s3:PutObject", f"arn:aws:s3:::{B}/jobs/{JOB[:-1]}/sfm/m.json")
+
+
+@pytest.mark.parametrize("role", ["SfmSageMakerRole", "TrainSageMakerRole", "CompressSageMakerRole"])
+def test_stage_role_may_locate_the_bucket_without_a_prefix(role: str) -> None:
+    # GetBucketLocation carries no s3:prefix, so a prefix condition would always deny it.
+    assert can(role, "s3:GetBucketLocation", f"arn:aws:s3:::{B}")
+    assert not can(role, "s3:ListBucket", f"arn:aws:s3:::{B}")  # listing needs an allowed prefix
