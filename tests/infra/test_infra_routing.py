@@ -98,3 +98,11 @@ def test_pattern_comparison_notices_a_changed_route() -> None:
     changed = Route(**{**route.__dict__, "job_name_prefix": "spaceport-other-"})
     # THEN the template's rule no longer equals the route's pattern
     assert pattern_without_bucket(rule_properties(route)["EventPattern"]) != event_pattern(changed)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.source.startswith("aws.")], ids=lambda r: r.rule)
+def test_aws_service_events_are_heard_on_the_default_bus(route: Route) -> None:
+    # S3 and SageMaker publish only to the default bus. moto also hands S3 events to rules on
+    # custom buses, so the integration tests would not catch a rule placed on our bus.
+    assert route.bus == "default"
+    assert "EventBusName" not in rule_properties(route)

@@ -11,6 +11,15 @@ change the template and the moto world changes with it.
 Not created (no behaviour moto could check here): functions, the API, alarms, the SNS topic;
 `SpaceportAws.function_env()` gives a function's environment as the template resolves it, so a
 test can run a handler against these resources.
+
+Where moto 5.2 differs from AWS (checked statically in tests/infra instead):
+- bucket policies are evaluated without their `Condition`, so the TLS-only Deny would refuse
+  every request: conditional bucket-policy statements are not applied here;
+- SQS queue policies and IAM are not enforced: a rule delivers even without the queue policy;
+- S3 hands its events to rules on every bus, not only the default bus;
+- `put_events` accepts `aws.*` sources (AWS refuses them), which lets tests play SageMaker;
+- rule targets' DeadLetterConfig and RetryPolicy are stored but never used, and S3-to-EventBridge
+  errors are swallowed: assert that events arrive, not that nothing failed.
 """
 
 from __future__ import annotations
