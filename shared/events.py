@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.causes import CauseCode
 from shared.options import JobOptions
+
+if TYPE_CHECKING:
+    from shared.jobs import Job
 
 EVENT_SOURCE = "spaceport"
 SAGEMAKER_SOURCE = "aws.sagemaker"
@@ -57,6 +60,18 @@ class JobSubmitted(Event):
     options: JobOptions = Field(default_factory=JobOptions)
 
     _email = field_validator("email")(check_email)
+
+    @classmethod
+    def of(cls, job: Job) -> JobSubmitted:
+        return cls(
+            job_id=job.job_id,
+            owner=job.owner,
+            email=job.email,
+            inbox_uri=job.inbox_uri,
+            photo_count=job.photo_count,
+            photo_bytes=job.photo_bytes,
+            options=job.options,
+        )
 
 
 class StageStarted(Event):

@@ -151,17 +151,7 @@ def _new_job(job_id: str, owner: str, email: str, inbox_uri: str, options: JobOp
 
 
 def _publish_submitted(job: Job, ports: Ports) -> None:
-    ports.bus.publish(
-        JobSubmitted(
-            job_id=job.job_id,
-            owner=job.owner,
-            email=job.email,
-            inbox_uri=job.inbox_uri,
-            photo_count=job.photo_count,
-            photo_bytes=job.photo_bytes,
-            options=job.options,
-        )
-    )
+    ports.bus.publish(JobSubmitted.of(job))
 
 
 def submit_job(
