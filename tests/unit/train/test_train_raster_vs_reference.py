@@ -189,3 +189,21 @@ def test_cpu_rasterizer_matches_gsplat_cuda():
     (c_gpu.sum() + a_gpu.sum()).backward()
     for a, b in zip(cpu_in, gpu_in, strict=True):
         assert (a.grad - b.grad.cpu()).abs().max() / b.grad.abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_plain_feature_channels_match_the_torch_path(channels):
+    # The kernel has a 3-channel fast path and a generic one; the generic one is checked here.
+    means, quats, scales, opacities, _, viewmat, K = make_scene(60, 30, 22, 0, 13, scale=3.0)
+    feats = torch.rand(60, channels, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    outs = []
+    for use_kernel in (True, False):
+        inputs = [t.clone().requires_grad_(True) for t in (means, feats)]
+        colors, alphas, _ = cpu.rasterization(
+            inputs[0], quats, scales, opacities, inputs[1], viewmat[None], K[None], 30, 22, use_kernel=use_kernel
+        )
+        (colors.square().sum() + alphas.sum()).backward()
+        outs.append((colors, inputs[0].grad, inputs[1].grad))
+    assert outs[0][0].shape == (1, 22, 30, channels)
+    for a, b in zip(outs[0], outs[1], strict=True):
+        assert torch.allclose(a, b, atol=1e-10)

@@ -40,7 +40,7 @@ template <> inline float sp_exp<float>(float x) {
     return p * __builtin_bit_cast(float, bits);
 }
 
-extern "C" int sp_abi_version() { return 4; }
+extern "C" int sp_abi_version() { return 5; }
 
 // Counting sort of (tile, gaussian) pairs. `order` lists visible gaussians front to back, so
 // every tile's list comes out depth-sorted. rect: [N, 4] tile x0, y0, x1, y1 (exclusive).
@@ -79,10 +79,13 @@ static inline bool row_span(S mx, S my, S a, S b, S c, S smax, S py, int tx0, in
     return j0 <= j1;
 }
 
-template <typename S>
-static void forward_impl(int W, int H, int tile, int D, const S* means2d, const S* conics,
+// Per-pixel state of one tile is kept as planes (structure of arrays) so the span loops below,
+// which touch consecutive pixels of one row, run as masked SIMD loops.
+template <typename S, int DD>
+static void forward_impl(int W, int H, int tile, int Drt, const S* means2d, const S* conics,
                          const S* colors, const S* opac, const int64_t* offsets, const int32_t* ids,
                          S* out_color, S* out_alpha, int32_t* last, int nthreads) {
+    const int D = DD > 0 ? DD : Drt;
     const int tiles_x = (W + tile - 1) / tile, tiles_y = (H + tile - 1) / tile;
     const int n_tiles = tiles_x * tiles_y;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
@@ -91,8 +94,8 @@ static void forward_impl(int W, int H, int tile, int D, const S* means2d, const 
         const int tx1 = std::min(W, tx0 + tile), ty1 = std::min(H, ty0 + tile);
         const int tw = tx1 - tx0, th = ty1 - ty0, npix = tw * th;
         std::vector<S> T(npix, S(1)), acc((size_t)npix * D, S(0));
-        std::vector<int32_t> lst(npix, -1);
-        std::vector<uint8_t> done(npix, 0);
+        std::vector<int32_t> lst(npix, -1), done(npix, 0);
+        S* Tp = T.data(); S* accp = acc.data(); int32_t* lp = lst.data(); int32_t* dp = done.data();
         int n_done = 0;
         const int64_t start = offsets[t], end = offsets[t + 1];
         for (int64_t k = start; k < end && n_done < npix; ++k) {
@@ -102,49 +105,54 @@ static void forward_impl(int W, int H, int tile, int D, const S* means2d, const 
             const S o = opac[g];
             if (o * S(255) <= S(1)) continue;
             const S smax = std::log(o * S(255)) + S(1e-3);
-            const S* col = colors + (int64_t)D * g;
+            S col[16];
+            for (int d = 0; d < D; ++d) col[d] = colors[(int64_t)D * g + d];
+            const int32_t kl = (int32_t)(k - start);
             for (int y = ty0; y < ty1; ++y) {
                 const S py = S(y) + S(0.5);
                 int j0, j1;
                 if (!row_span<S>(mx, my, a, b, c, smax, py, tx0, tx1, j0, j1)) continue;
                 const S dy = my - py;
-                const int n = j1 - j0 + 1;
-                S al[64];
-                for (int i = 0; i < n; ++i) {
-                    const S dx = mx - (S(j0 + i) + S(0.5));
+                const int base = (y - ty0) * tw - tx0;
+                int stops = 0;
+#pragma omp simd reduction(+ : stops)
+                for (int x = j0; x <= j1; ++x) {
+                    const int p = base + x;
+                    const S dx = mx - (S(x) + S(0.5));
                     const S sigma = S(0.5) * (a * dx * dx + c * dy * dy) + b * dx * dy;
-                    const S v = std::min(S(0.999), o * sp_exp<S>(-sigma));
-                    al[i] = sigma < S(0) ? S(0) : v;
+                    const S alpha = std::min(S(0.999), o * sp_exp<S>(-sigma));
+                    const bool ok = (dp[p] == 0) & (sigma >= S(0)) & (alpha >= S(ALPHA_T));
+                    const S Tc = Tp[p];
+                    const S nT = Tc * (S(1) - alpha);
+                    const bool stop = ok & (nT <= S(1e-4));
+                    const bool use = ok & !stop;
+                    const S vis = use ? alpha * Tc : S(0);
+                    for (int d = 0; d < D; ++d) accp[(size_t)d * npix + p] += col[d] * vis;
+                    Tp[p] = use ? nT : Tc;
+                    lp[p] = use ? kl : lp[p];
+                    dp[p] = stop ? 1 : dp[p];
+                    stops += stop ? 1 : 0;
                 }
-                for (int i = 0; i < n; ++i) {
-                    const int p = (y - ty0) * tw + (j0 + i - tx0);
-                    const S alpha = al[i];
-                    if (done[p] || alpha < S(ALPHA_T)) continue;
-                    const S next_T = T[p] * (S(1) - alpha);
-                    if (next_T <= S(1e-4)) { done[p] = 1; ++n_done; continue; }
-                    const S vis = alpha * T[p];
-                    for (int d = 0; d < D; ++d) acc[(size_t)p * D + d] += col[d] * vis;
-                    T[p] = next_T;
-                    lst[p] = (int32_t)(k - start);
-                }
+                n_done += stops;
             }
         }
         for (int yy = 0; yy < th; ++yy)
             for (int xx = 0; xx < tw; ++xx) {
                 const int p = yy * tw + xx;
                 const int64_t pix = (int64_t)(ty0 + yy) * W + (tx0 + xx);
-                for (int d = 0; d < D; ++d) out_color[pix * D + d] = acc[(size_t)p * D + d];
-                out_alpha[pix] = S(1) - T[p];
-                last[pix] = lst[p];
+                for (int d = 0; d < D; ++d) out_color[pix * D + d] = accp[(size_t)d * npix + p];
+                out_alpha[pix] = S(1) - Tp[p];
+                last[pix] = lp[p];
             }
     }
 }
 
-template <typename S>
-static void backward_impl(int N, int W, int H, int tile, int D, const S* means2d, const S* conics,
+template <typename S, int DD>
+static void backward_impl(int N, int W, int H, int tile, int Drt, const S* means2d, const S* conics,
                           const S* colors, const S* opac, const int64_t* offsets, const int32_t* ids,
                           const S* out_alpha, const int32_t* last, const S* v_color, const S* v_alpha,
                           S* v_means2d, S* v_conics, S* v_colors, S* v_opac, int nthreads) {
+    const int D = DD > 0 ? DD : Drt;
     const int tiles_x = (W + tile - 1) / tile, tiles_y = (H + tile - 1) / tile;
     const int n_tiles = tiles_x * tiles_y;
     int nt = 1;
@@ -172,16 +180,18 @@ static void backward_impl(int N, int W, int H, int tile, int D, const S* means2d
             const int tw = tx1 - tx0, th = ty1 - ty0, npix = tw * th;
             std::vector<S> T(npix), Tfin(npix), buf((size_t)npix * D, S(0)), vc((size_t)npix * D), va(npix);
             std::vector<int32_t> lst(npix);
+            S* Tp = T.data(); S* Tf = Tfin.data(); S* bp = buf.data(); S* vcp = vc.data(); S* vap = va.data();
+            int32_t* lp = lst.data();
             int32_t kmax = -1;
             for (int yy = 0; yy < th; ++yy)
                 for (int xx = 0; xx < tw; ++xx) {
                     const int p = yy * tw + xx;
                     const int64_t pix = (int64_t)(ty0 + yy) * W + (tx0 + xx);
-                    Tfin[p] = T[p] = S(1) - out_alpha[pix];
-                    lst[p] = last[pix];
-                    kmax = std::max(kmax, lst[p]);
-                    for (int d = 0; d < D; ++d) vc[(size_t)p * D + d] = v_color[pix * D + d];
-                    va[p] = v_alpha[pix];
+                    Tf[p] = Tp[p] = S(1) - out_alpha[pix];
+                    lp[p] = last[pix];
+                    kmax = std::max(kmax, lp[p]);
+                    for (int d = 0; d < D; ++d) vcp[(size_t)d * npix + p] = v_color[pix * D + d];
+                    vap[p] = v_alpha[pix];
                 }
             const int64_t start = offsets[t];
             for (int32_t kk = kmax; kk >= 0; --kk) {
@@ -191,59 +201,58 @@ static void backward_impl(int N, int W, int H, int tile, int D, const S* means2d
                 const S o = opac[g];
                 if (o * S(255) <= S(1)) continue;
                 const S smax = std::log(o * S(255)) + S(1e-3);
-                const S* col = colors + (int64_t)D * g;
+                S col[16];
+                for (int d = 0; d < D; ++d) col[d] = colors[(int64_t)D * g + d];
                 S g_mx = 0, g_my = 0, g_a = 0, g_b = 0, g_c = 0, g_o = 0;
                 S g_col[16] = {0};
-                bool touched = false;
                 for (int y = ty0; y < ty1; ++y) {
                     const S py = S(y) + S(0.5);
                     int j0, j1;
                     if (!row_span<S>(mx, my, a, b, c, smax, py, tx0, tx1, j0, j1)) continue;
                     const S dy = my - py;
-                    const int n = j1 - j0 + 1;
-                    S vs[64];
-                    for (int i = 0; i < n; ++i) {
-                        const S dx = mx - (S(j0 + i) + S(0.5));
-                        const S sigma = S(0.5) * (a * dx * dx + c * dy * dy) + b * dx * dy;
-                        const S v = sp_exp<S>(-sigma);
-                        vs[i] = sigma < S(0) ? S(0) : v;
-                    }
-                    for (int i = 0; i < n; ++i) {
-                        const int x = j0 + i;
-                        const int p = (y - ty0) * tw + (x - tx0);
-                        const S vis = vs[i];
-                        const S alpha = std::min(S(0.999), o * vis);
-                        if (kk > lst[p] || alpha < S(ALPHA_T)) continue;
+                    const int base = (y - ty0) * tw - tx0;
+                    S r_mx = 0, r_my = 0, r_a = 0, r_b = 0, r_c = 0, r_o = 0, r_c0 = 0, r_c1 = 0, r_c2 = 0;
+#pragma omp simd reduction(+ : r_mx, r_my, r_a, r_b, r_c, r_o, r_c0, r_c1, r_c2)
+                    for (int x = j0; x <= j1; ++x) {
+                        const int p = base + x;
                         const S dx = mx - (S(x) + S(0.5));
-                        touched = true;
+                        const S sigma = S(0.5) * (a * dx * dx + c * dy * dy) + b * dx * dy;
+                        const S vis = sp_exp<S>(-sigma);
+                        const S alpha = std::min(S(0.999), o * vis);
+                        const bool valid = (kk <= lp[p]) & (sigma >= S(0)) & (alpha >= S(ALPHA_T));
                         const S ra = S(1) / (S(1) - alpha);
-                        T[p] *= ra;
-                        const S fac = alpha * T[p];
-                        S v_al = S(0);
+                        const S Tn = Tp[p] * ra;
+                        const S fac = valid ? alpha * Tn : S(0);
+                        S v_al = Tf[p] * ra * vap[p];
+                        S gcd[16];
                         for (int d = 0; d < D; ++d) {
-                            const S vcd = vc[(size_t)p * D + d];
-                            g_col[d] += fac * vcd;
-                            v_al += (col[d] * T[p] - buf[(size_t)p * D + d] * ra) * vcd;
-                            buf[(size_t)p * D + d] += col[d] * fac;
+                            const S vcd = vcp[(size_t)d * npix + p];
+                            const S bd = bp[(size_t)d * npix + p];
+                            v_al += (col[d] * Tn - bd * ra) * vcd;
+                            bp[(size_t)d * npix + p] = bd + col[d] * fac;
+                            gcd[d] = fac * vcd;
                         }
-                        v_al += Tfin[p] * ra * va[p];
-                        if (o * vis <= S(0.999)) {
-                            const S v_sigma = -o * vis * v_al;
-                            g_a += S(0.5) * dx * dx * v_sigma;
-                            g_b += dx * dy * v_sigma;
-                            g_c += S(0.5) * dy * dy * v_sigma;
-                            g_mx += v_sigma * (a * dx + b * dy);
-                            g_my += v_sigma * (b * dx + c * dy);
-                            g_o += vis * v_al;
-                        }
+                        Tp[p] = valid ? Tn : Tp[p];
+                        const bool grad_ok = valid & (o * vis <= S(0.999));
+                        const S v_sigma = grad_ok ? -o * vis * v_al : S(0);
+                        r_a += S(0.5) * dx * dx * v_sigma;
+                        r_b += dx * dy * v_sigma;
+                        r_c += S(0.5) * dy * dy * v_sigma;
+                        r_mx += v_sigma * (a * dx + b * dy);
+                        r_my += v_sigma * (b * dx + c * dy);
+                        r_o += grad_ok ? vis * v_al : S(0);
+                        r_c0 += gcd[0];
+                        if (D > 1) r_c1 += gcd[1];
+                        if (D > 2) r_c2 += gcd[2];
+                        for (int d = 3; d < D; ++d) g_col[d] += gcd[d];
                     }
+                    g_mx += r_mx; g_my += r_my; g_a += r_a; g_b += r_b; g_c += r_c; g_o += r_o;
+                    g_col[0] += r_c0; g_col[1] += r_c1; g_col[2] += r_c2;
                 }
-                if (touched) {
-                    gm[2 * g] += g_mx; gm[2 * g + 1] += g_my;
-                    gc[3 * g] += g_a; gc[3 * g + 1] += g_b; gc[3 * g + 2] += g_c;
-                    for (int d = 0; d < D; ++d) gcol[(int64_t)D * g + d] += g_col[d];
-                    go[g] += g_o;
-                }
+                gm[2 * g] += g_mx; gm[2 * g + 1] += g_my;
+                gc[3 * g] += g_a; gc[3 * g + 1] += g_b; gc[3 * g + 2] += g_c;
+                for (int d = 0; d < D; ++d) gcol[(int64_t)D * g + d] += g_col[d];
+                go[g] += g_o;
             }
         }
     }
@@ -263,15 +272,20 @@ static void backward_impl(int N, int W, int H, int tile, int D, const S* means2d
     extern "C" void sp_forward_##SUF(int W, int H, int tile, int D, const S* m, const S* cn,         \
                                       const S* col, const S* op, const int64_t* off,                 \
                                       const int32_t* ids, S* oc, S* oa, int32_t* last, int nth) {    \
-        forward_impl<S>(W, H, tile, D, m, cn, col, op, off, ids, oc, oa, last, nth);                 \
+        if (D == 3) forward_impl<S, 3>(W, H, tile, D, m, cn, col, op, off, ids, oc, oa, last, nth);  \
+        else forward_impl<S, 0>(W, H, tile, D, m, cn, col, op, off, ids, oc, oa, last, nth);          \
     }                                                                                              \
     extern "C" void sp_backward_##SUF(int N, int W, int H, int tile, int D, const S* m, const S* cn, \
                                        const S* col, const S* op, const int64_t* off,                \
                                        const int32_t* ids, const S* oa, const int32_t* last,         \
                                        const S* vc, const S* va, S* gm, S* gc, S* gcol, S* go,       \
                                        int nth) {                                                    \
-        backward_impl<S>(N, W, H, tile, D, m, cn, col, op, off, ids, oa, last, vc, va, gm, gc, gcol, \
-                         go, nth);                                                                   \
+        if (D == 3)                                                                                \
+            backward_impl<S, 3>(N, W, H, tile, D, m, cn, col, op, off, ids, oa, last, vc, va, gm, gc,  \
+                                gcol, go, nth);                                                    \
+        else                                                                                       \
+            backward_impl<S, 0>(N, W, H, tile, D, m, cn, col, op, off, ids, oa, last, vc, va, gm, gc,  \
+                                gcol, go, nth);                                                    \
     }
 SP_EXPORT(float, f32)
 SP_EXPORT(double, f64)
