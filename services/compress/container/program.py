@@ -1,0 +1,155 @@
+"""The compress stage program: `model.ply` -> `model.sog` + `sog/` (SOG v2) + metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from services.compress.container.codec_error import CodecError, codec_error
+from services.compress.container.config import Config
+from services.compress.container.order import morton_order
+from services.compress.container.plas import plas_order
+from services.compress.container.ply import PlyError, read_ply
+from services.compress.container.sog import Precision, encode_sog
+from services.compress.container.sog_io import META, encode_files, read_sog, write_bundle, write_unbundled
+from services.compress.container.splats import Splats, sigmoid
+from shared.causes import CauseCode
+from shared.stage import ProgressReporter, StageFailure
+
+logger = logging.getLogger(__name__)
+
+MODEL_PLY = "model.ply"
+MODEL_SOG = "model.sog"
+UNBUNDLED_DIR = "sog"
+
+
+class Metrics(BaseModel):
+    splats_in: int  # Gaussians in model.ply
+    splats_out: int  # Gaussians in model.sog
+    pruned_transparent: int  # dropped for opacity < prune_opacity
+    pruned_tiny: int  # dropped for size < prune_min_size * scene extent
+    dropped_non_finite: int  # dropped for NaN/inf attributes
+    sh_degree_in: int
+    sh_degree_out: int
+    palette_size: int  # SH palette entries (0 without SH)
+    order: str  # texel order used
+    ply_bytes: int
+    sog_bytes: int  # model.sog, the file served
+    ratio: float  # ply_bytes / sog_bytes
+    bits_per_splat: float  # 8 * sog_bytes / splats_out
+    file_bytes: dict[str, int]  # per file inside model.sog
+    encode_seconds: float  # read + prune + order + quantise + WebP + write
+    codec_error: CodecError  # decoded model.sog vs the pruned input
+
+
+def _finite_rows(splats: Splats) -> np.ndarray:
+    ok = np.isfinite(splats.means).all(axis=1) & np.isfinite(splats.quats).all(axis=1)
+    ok &= ~np.isnan(splats.log_scales).any(axis=1) & ~np.isnan(splats.opacities)
+    ok &= np.isfinite(splats.sh0).all(axis=1) & np.isfinite(splats.sh_rest).all(axis=1)
+    return ok
+
+
+def prune(splats: Splats, cfg: Config) -> tuple[Splats, dict[str, int]]:
+    """Drop non-finite, near-transparent and (optionally) tiny splats; counts by reason."""
+    finite = _finite_rows(splats)
+    splats = splats.take(finite)
+    # +-inf log-scales (flat splats) and opacities are legal; clamp them to finite values.
+    splats.log_scales = np.clip(splats.log_scales, -30.0, 30.0)
+    splats.opacities = np.clip(splats.opacities, -30.0, 30.0)
+    transparent = sigmoid(splats.opacities) < cfg.prune_opacity
+    tiny = np.zeros(len(splats), bool)
+    if cfg.prune_min_size > 0 and len(splats):
+        lo, hi = np.percentile(splats.means, [1, 99], axis=0)
+        extent = float(np.linalg.norm(hi - lo))
+        tiny = np.exp(splats.log_scales.max(axis=1)) < cfg.prune_min_size * extent
+    keep = ~transparent & ~tiny
+    counts = {
+        "dropped_non_finite": int((~finite).sum()),
+        "pruned_transparent": int(transparent.sum()),
+        "pruned_tiny": int((tiny & ~transparent).sum()),
+    }
+    return splats.take(keep), counts
+
+
+def precision_of(cfg: Config) -> Precision:
+    return Precision(
+        position_tolerance=cfg.position_tolerance,
+        scale_levels=cfg.scale_levels,
+        colour_levels=cfg.colour_levels,
+        opacity_levels=cfg.opacity_levels,
+        sh_levels=cfg.sh_levels,
+        codebook_alpha=cfg.codebook_alpha,
+        scale_beta=cfg.scale_beta,
+        sh_weight_power=cfg.sh_weight_power,
+    )
+
+
+def palette_size(cfg: Config, count: int) -> int:
+    """The configured SH palette size, or about count/12 as a power of two in [256, 16384]."""
+    if cfg.palette_size is not None:
+        return cfg.palette_size
+    return int(2 ** np.clip(np.rint(np.log2(max(count, 1) / 12)), 8, 14))
+
+
+def order_splats(splats: Splats, cfg: Config) -> np.ndarray:
+    if cfg.order == "morton":
+        return morton_order(splats.means)
+    return plas_order(splats, seed=cfg.seed)
+
+
+def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
+    started = time.monotonic()
+    progress = ProgressReporter(out_dir, phase="read")
+    ply_path = in_dir / MODEL_PLY
+    if not ply_path.is_file():
+        raise StageFailure(CauseCode.INVALID_MODEL_FILE, f"no {MODEL_PLY} in the compress input folder")
+    try:
+        original = read_ply(ply_path)
+    except PlyError as exc:
+        raise StageFailure(CauseCode.INVALID_MODEL_FILE, str(exc)) from exc
+    splats, counts = prune(original, cfg)
+    if len(splats) == 0:
+        raise StageFailure(
+            CauseCode.DEGENERATE_MODEL,
+            f"all {len(original)} splats were pruned (opacity < {cfg.prune_opacity} or non-finite)",
+        )
+    if not cfg.keep_sh:
+        splats = splats.without_sh_rest()
+    logger.info("compressing", extra={"splats": len(splats), **counts})
+
+    progress.update(1, 4, phase="order", force=True)
+    splats = splats.take(order_splats(splats, cfg))
+    progress.update(2, 4, phase="quantise", force=True)
+    sog = encode_sog(splats, palette_size(cfg, len(splats)), cfg.sh_iterations, precision_of(cfg), cfg.seed)
+    progress.update(3, 4, phase="write", force=True)
+    files = encode_files(sog, cfg.webp_method, cfg.webp_quality)
+    sog_path = out_dir / MODEL_SOG
+    write_bundle(sog_path, files)
+    if cfg.write_unbundled:
+        write_unbundled(out_dir / UNBUNDLED_DIR, files)
+    encode_seconds = time.monotonic() - started
+    progress.update(4, 4, phase="verify", force=True)
+
+    decoded = read_sog(sog_path)
+    sog_bytes = sog_path.stat().st_size
+    ply_bytes = ply_path.stat().st_size
+    return Metrics(
+        splats_in=len(original),
+        splats_out=len(splats),
+        **counts,
+        sh_degree_in=original.sh_degree,
+        sh_degree_out=splats.sh_degree,
+        palette_size=int(sog.meta.get("shN", {}).get("count", 0)),
+        order=cfg.order,
+        ply_bytes=ply_bytes,
+        sog_bytes=sog_bytes,
+        ratio=round(ply_bytes / sog_bytes, 3),
+        bits_per_splat=round(8.0 * sog_bytes / len(splats), 3),
+        file_bytes={name: len(data) for name, data in files.items() if name != META} | {META: len(files[META])},
+        encode_seconds=round(encode_seconds, 3),
+        codec_error=codec_error(splats, decoded),
+    )
