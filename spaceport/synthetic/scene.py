@@ -66,7 +66,7 @@ def make_scene(kind: str, rng: np.random.Generator) -> Scene:
         sphere = None
         texel = 0.06
     else:
-        extent, amplitude, tex = 30.0, 0.0, 2048
+        extent, amplitude, tex = 30.0, 0.0, 1536
         heights = np.zeros((9, 9))
         boxes = [
             Box(np.array([-0.9, -0.7, 0.0]), np.array([0.5, 0.6, 0.9])),

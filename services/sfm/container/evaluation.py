@@ -46,7 +46,7 @@ def pose_errors(estimated: dict[str, Pose], truth: dict[str, Pose]) -> PoseError
     centre_err = np.linalg.norm(sim.apply(est_c) - gt_c, axis=1)
     radius = float(np.sqrt(((gt_c - gt_c.mean(axis=0)) ** 2).sum(axis=1).mean()))
     # x_est = s A x_gt + b  =>  camera-from-gt rotation is R_est @ A, with A = sim.rotation^T.
-    rot_err = [rotation_angle_deg(estimated[n][0] @ sim.rotation @ truth[n][0].T) for n in names]
+    rot_err = [rotation_angle_deg(estimated[n][0] @ sim.rotation.T @ truth[n][0].T) for n in names]
     return PoseErrors(
         common=len(names),
         rotation_median_deg=float(np.median(rot_err)),

@@ -19,6 +19,7 @@ def extract_features(database: Path, image_dir: Path, groups: list[list[Photo]],
     extraction.num_threads = cfg.num_threads
     extraction.use_gpu = False
     extraction.sift.max_num_features = cfg.max_num_features
+    extraction.sift.first_octave = cfg.sift_first_octave
     for group in groups:
         first = group[0]
         reader = pycolmap.ImageReaderOptions()

@@ -93,6 +93,7 @@ class Photo:
 class PhotoSet:
     photos: list[Photo]
     unreadable: list[str]  # original file names that could not be decoded
+    too_large: list[str]  # original file names over Pillow's decompression-bomb pixel limit
     duplicates: list[str]  # original file names dropped as byte-identical repeats
     ignored: list[str]  # non-image files (job.json, ...)
 
@@ -219,6 +220,7 @@ def prepare_photos(in_dir: Path, work_dir: Path, max_image_size: int) -> PhotoSe
     sources, ignored = find_images(in_dir)
     photos: list[Photo] = []
     unreadable: list[str] = []
+    too_large: list[str] = []
     duplicates: list[str] = []
     seen: dict[str, str] = {}
     taken: set[str] = set()
@@ -233,6 +235,9 @@ def prepare_photos(in_dir: Path, work_dir: Path, max_image_size: int) -> PhotoSe
                 exif = read_exif(raw)
                 image = ImageOps.exif_transpose(raw)
                 image.load()
+        except Image.DecompressionBombError:
+            too_large.append(rel)
+            continue
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             logger.warning("unreadable image", extra={"image": rel, "error": str(exc)})
             unreadable.append(rel)
@@ -249,7 +254,7 @@ def prepare_photos(in_dir: Path, work_dir: Path, max_image_size: int) -> PhotoSe
             image.save(work_dir / name, "JPEG", quality=95)
         focal, focal_source = focal_prior_px(exif, *size)
         photos.append(Photo(source, name, size[0], size[1], exif, focal, focal_source))
-    return PhotoSet(photos, unreadable, duplicates, ignored)
+    return PhotoSet(photos, unreadable, too_large, duplicates, ignored)
 
 
 def group_cameras(photos: list[Photo]) -> dict[tuple, list[Photo]]:

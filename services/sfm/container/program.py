@@ -18,7 +18,7 @@ from services.sfm.container.config import Config
 from services.sfm.container.export import export_undistorted
 from services.sfm.container.features import count_verified_pairs, extract_features, write_pose_priors
 from services.sfm.container.georef import GEOREF_FILE, georeference, gps_origin, gps_positions_enu
-from services.sfm.container.mapping import reconstruct
+from services.sfm.container.mapping import reconstruct, refine_principal_point
 from services.sfm.container.matching import MatcherPlan, choose_matcher, run_matcher
 from services.sfm.container.metrics import Metrics
 from services.sfm.container.photos import PhotoSet, group_cameras, prepare_photos
@@ -51,6 +51,11 @@ class StepTimer:
 def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
     """Raise for sets that cannot work; return warnings for the ones that can."""
     n = len(photo_set.photos)
+    if photo_set.too_large:
+        raise StageFailure(
+            CauseCode.IMAGE_TOO_LARGE,
+            f"{len(photo_set.too_large)} photos exceed the pixel limit: {', '.join(photo_set.too_large[:10])}",
+        )
     if n < cfg.min_images:
         if photo_set.unreadable and n + len(photo_set.unreadable) >= cfg.min_images:
             raise StageFailure(
@@ -119,6 +124,11 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
                 model = retry
         _check_model(model, n, database, plan, fallback_used, cfg)
         assert model is not None
+        if cfg.refine_principal_point:
+            with timer.step("map_refine"):
+                model, kept = refine_principal_point(model, cfg)
+            if not kept:
+                warnings.append("principal point refinement rejected (drifted or raised the error): kept centred")
 
         georeferenced = False
         if cfg.georeference and origin is not None:
