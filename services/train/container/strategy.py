@@ -9,9 +9,8 @@ import torch
 from gsplat.strategy import DefaultStrategy, MCMCStrategy
 from gsplat.strategy.ops import duplicate, split
 
+from services.train.container import mcmc_cpu
 from services.train.container.config import Config
-from shared.causes import CauseCode
-from shared.stage import StageFailure
 
 
 @dataclass
@@ -52,19 +51,15 @@ class CappedDefaultStrategy(DefaultStrategy):
 
 
 def resolve_strategy(cfg: Config, device: torch.device) -> str:
+    """"auto": MCMC on CUDA (gsplat's recommendation), the capped default strategy on CPU."""
     if cfg.strategy == "auto":
         return "mcmc" if device.type == "cuda" else "default"
-    if cfg.strategy == "mcmc" and device.type != "cuda":
-        raise StageFailure(
-            CauseCode.INVALID_REQUEST,
-            "strategy 'mcmc' needs a CUDA GPU (gsplat's relocation and noise kernels); use 'default' "
-            "or 'auto' on CPU",
-        )
     return cfg.strategy
 
 
 def build_strategy(cfg: Config, kind: str) -> DefaultStrategy | MCMCStrategy:
     if kind == "mcmc":
+        mcmc_cpu.install()  # CPU versions of the two CUDA-only MCMC operations
         return MCMCStrategy(
             cap_max=cfg.max_gaussians,
             refine_start_iter=cfg.refine_start,

@@ -62,6 +62,7 @@ class Trainer:
         self.strategy_state = initial_state(self.strategy, scene.scene_scale)
         self.step = 0
         self.resumed_from: int | None = None
+        self._last_loss = math.nan
 
     def _setup(self, tensors: dict[str, Tensor]) -> None:
         self.params = torch.nn.ParameterDict(
@@ -151,6 +152,7 @@ class Trainer:
         )
 
     def _one_step(self, step: int, view: View, target: Tensor, sh_degree: int) -> float:
+        """One optimisation step; returns the loss (read back only every 20 steps: a GPU sync)."""
         cfg = self.cfg
         renders, _, info = self.render(view, sh_degree)
         if self.kind != "mcmc":
@@ -170,7 +172,9 @@ class Trainer:
             opt.step()
             opt.zero_grad(set_to_none=True)
         self.scheduler.step()
-        return float(loss.detach())
+        if step % 20 == 0 or step + 1 == cfg.steps or self.device.type != "cuda":
+            self._last_loss = float(loss.detach())
+        return self._last_loss
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,14 +12,12 @@ import pytest
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from services.train.container import checkpoint
+from services.train.container import checkpoint, mcmc_cpu
 from services.train.container.config import PRESETS, Config
 from services.train.container.export import property_names, read_ply, write_ply
 from services.train.container.losses import ssim
 from services.train.container.strategy import CappedDefaultStrategy, resolve_strategy
-from shared.causes import CauseCode
 from shared.options import JobOptions, Preset
-from shared.stage import StageFailure
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -55,12 +54,48 @@ def test_config_rejects_unknown_fields_and_bad_refine_window():
         Config(refine_start=500, refine_stop=100)
 
 
-def test_mcmc_is_refused_on_cpu_and_auto_picks_default():
-    with pytest.raises(StageFailure) as err:
-        resolve_strategy(Config(strategy="mcmc"), torch.device("cpu"))
-    assert err.value.cause is CauseCode.INVALID_REQUEST
+def test_auto_strategy_is_mcmc_on_cuda_and_default_on_cpu():
     assert resolve_strategy(Config(strategy="auto"), torch.device("cpu")) == "default"
     assert resolve_strategy(Config(strategy="auto"), torch.device("cuda")) == "mcmc"
+    assert resolve_strategy(Config(strategy="mcmc"), torch.device("cpu")) == "mcmc"
+
+
+def _relocation_loops(opacity: float, scale: float, n: int, binoms) -> tuple[float, float]:
+    """gsplat's relocation CUDA kernel, transcribed loop for loop (float64)."""
+    new_o = 1.0 - (1.0 - opacity) ** (1.0 / n)
+    denom = 0.0
+    for i in range(1, n + 1):
+        for k in range(i):
+            denom += float(binoms[i - 1, k]) * ((-1.0) ** k / math.sqrt(k + 1)) * new_o ** (k + 1)
+    return new_o, opacity / denom * scale
+
+
+def test_cpu_relocation_matches_the_kernel_formula():
+    from gsplat.strategy import MCMCStrategy
+
+    binoms = MCMCStrategy().initialize_state()["binoms"]
+    opacities = torch.tensor([0.9, 0.5, 0.05, 0.99, 0.3])
+    scales = torch.rand(5, 3) + 0.1
+    ratios = torch.tensor([1, 2, 3, 7, 12])
+    new_o, new_s = mcmc_cpu.compute_relocation(opacities, scales, ratios, binoms)
+    for j in range(5):
+        o, s = _relocation_loops(float(opacities[j]), float(scales[j, 0]), int(ratios[j]), binoms)
+        assert float(new_o[j]) == pytest.approx(o, rel=1e-5)
+        assert float(new_s[j, 0]) == pytest.approx(s, rel=1e-4)
+    # One Gaussian sharing with nobody keeps its opacity and scale.
+    assert float(new_o[0]) == pytest.approx(0.9) and torch.allclose(new_s[0], scales[0])
+
+
+def test_install_routes_cpu_tensors_to_torch_and_is_idempotent():
+    from gsplat.strategy import ops
+
+    mcmc_cpu.install()
+    first = ops.compute_relocation
+    mcmc_cpu.install()
+    assert ops.compute_relocation is first and first.spaceport_dispatch
+    covar, _ = ops.quat_scale_to_covar_preci(torch.tensor([[1.0, 0, 0, 0]]), torch.tensor([[1.0, 2.0, 3.0]]),
+                                             compute_preci=False)
+    assert torch.allclose(covar[0], torch.diag(torch.tensor([1.0, 4.0, 9.0])))
 
 
 def test_ply_has_inria_layout_with_channel_major_sh(tmp_path):

@@ -40,7 +40,7 @@ template <> inline float sp_exp<float>(float x) {
     return p * __builtin_bit_cast(float, bits);
 }
 
-extern "C" int sp_abi_version() { return 5; }
+extern "C" int sp_abi_version() { return 6; }
 
 // Counting sort of (tile, gaussian) pairs. `order` lists visible gaussians front to back, so
 // every tile's list comes out depth-sorted. rect: [N, 4] tile x0, y0, x1, y1 (exclusive).
@@ -63,20 +63,33 @@ extern "C" void sp_bin_tiles(int32_t n_order, const int32_t* order, const int32_
     }
 }
 
-// Columns [j0, j1] of pixel row with centre y that can have alpha >= 1/255 for gaussian g.
+// For each pixel row r of a tile, the columns [J0[r], J1[r]] that can have alpha >= 1/255 for a
+// Gaussian (J0 > J1: none): the exact ellipse 0.5 a u^2 + b u w + 0.5 c w^2 <= smax, widened by a
+// pixel against rounding. Rows are independent, so this vectorises too.
 template <typename S>
-static inline bool row_span(S mx, S my, S a, S b, S c, S smax, S py, int tx0, int tx1,
-                            int& j0, int& j1) {
-    const S dy = py - my;
-    // 0.5 a dx^2 + b dy dx + (0.5 c dy^2 - smax) <= 0
-    const S disc = b * b * dy * dy - a * (c * dy * dy - S(2) * smax);
-    if (disc < S(0) || a <= S(0)) return false;
-    const S sq = std::sqrt(disc);
-    const S lo = mx + (-b * dy - sq) / a - S(0.5);
-    const S hi = mx + (-b * dy + sq) / a - S(0.5);
-    j0 = std::max(tx0, (int)std::floor(lo) - 1);
-    j1 = std::min(tx1 - 1, (int)std::ceil(hi) + 1);
-    return j0 <= j1;
+static inline bool row_spans(S mx, S my, S a, S b, S c, S smax, int ty0, int th, int tx0, int tx1,
+                             int* J0, int* J1) {
+    if (!(a > S(0))) return false;
+    const S inv_a = S(1) / a;
+    const S lo_clamp = S(tx0 - 2), hi_clamp = S(tx1 + 2);
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int r = 0; r < th; ++r) {
+        const S dy = (S(ty0 + r) + S(0.5)) - my;
+        const S disc = b * b * dy * dy - a * (c * dy * dy - S(2) * smax);
+        const S sq = std::sqrt(std::max(disc, S(0)));
+        S lo = mx + (-b * dy - sq) * inv_a - S(0.5);
+        S hi = mx + (-b * dy + sq) * inv_a - S(0.5);
+        lo = std::min(std::max(lo, lo_clamp), hi_clamp);
+        hi = std::min(std::max(hi, lo_clamp), hi_clamp);
+        const int j0 = std::max(tx0, (int)std::floor(lo) - 1);
+        const int j1 = std::min(tx1 - 1, (int)std::ceil(hi) + 1);
+        const bool ok = disc >= S(0);
+        J0[r] = ok ? j0 : 1;
+        J1[r] = ok ? j1 : 0;
+        any |= (ok & (j0 <= j1)) ? 1 : 0;
+    }
+    return any != 0;
 }
 
 // Per-pixel state of one tile is kept as planes (structure of arrays) so the span loops below,
@@ -108,11 +121,12 @@ static void forward_impl(int W, int H, int tile, int Drt, const S* means2d, cons
             S col[16];
             for (int d = 0; d < D; ++d) col[d] = colors[(int64_t)D * g + d];
             const int32_t kl = (int32_t)(k - start);
+            int J0[64], J1[64];
+            if (!row_spans<S>(mx, my, a, b, c, smax, ty0, th, tx0, tx1, J0, J1)) continue;
             for (int y = ty0; y < ty1; ++y) {
-                const S py = S(y) + S(0.5);
-                int j0, j1;
-                if (!row_span<S>(mx, my, a, b, c, smax, py, tx0, tx1, j0, j1)) continue;
-                const S dy = my - py;
+                const int j0 = J0[y - ty0], j1 = J1[y - ty0];
+                if (j0 > j1) continue;
+                const S dy = my - (S(y) + S(0.5));
                 const int base = (y - ty0) * tw - tx0;
                 int stops = 0;
 #pragma omp simd reduction(+ : stops)
@@ -205,11 +219,12 @@ static void backward_impl(int N, int W, int H, int tile, int Drt, const S* means
                 for (int d = 0; d < D; ++d) col[d] = colors[(int64_t)D * g + d];
                 S g_mx = 0, g_my = 0, g_a = 0, g_b = 0, g_c = 0, g_o = 0;
                 S g_col[16] = {0};
+                int J0[64], J1[64];
+                if (!row_spans<S>(mx, my, a, b, c, smax, ty0, th, tx0, tx1, J0, J1)) continue;
                 for (int y = ty0; y < ty1; ++y) {
-                    const S py = S(y) + S(0.5);
-                    int j0, j1;
-                    if (!row_span<S>(mx, my, a, b, c, smax, py, tx0, tx1, j0, j1)) continue;
-                    const S dy = my - py;
+                    const int j0 = J0[y - ty0], j1 = J1[y - ty0];
+                    if (j0 > j1) continue;
+                    const S dy = my - (S(y) + S(0.5));
                     const int base = (y - ty0) * tw - tx0;
                     S r_mx = 0, r_my = 0, r_a = 0, r_b = 0, r_c = 0, r_o = 0, r_c0 = 0, r_c1 = 0, r_c2 = 0;
 #pragma omp simd reduction(+ : r_mx, r_my, r_a, r_b, r_c, r_o, r_c0, r_c1, r_c2)
