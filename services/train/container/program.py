@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
     progress.update(trainer.step, cfg.steps, phase="train", force=True)
 
     def on_step(step: int, total: int, figures: dict[str, float]) -> None:
-        progress.update(step, total, **figures)
+        progress.update(step, total, **{k: round(v, 4) for k, v in figures.items() if math.isfinite(v)})
 
     result = trainer.train(on_step=on_step)
     progress.update(result.steps, cfg.steps, phase="evaluate", force=True)

@@ -63,6 +63,7 @@ class Trainer:
         self.step = 0
         self.resumed_from: int | None = None
         self._last_loss = math.nan
+        self._last_psnr = math.nan
 
     def _setup(self, tensors: dict[str, Tensor]) -> None:
         self.params = torch.nn.ParameterDict(
@@ -143,8 +144,10 @@ class Trainer:
             self.step = step + 1
             run += 1
             if on_step is not None:
-                on_step(self.step, cfg.steps, {"loss": loss_value, "gaussians": float(len(self.params["means"]))})
-            if ckpt_dir is not None and (self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps):
+                figures = {"loss": loss_value, "psnr": self._last_psnr, "gaussians": float(len(self.params["means"]))}
+                on_step(self.step, cfg.steps, figures)
+            # Also after the last step, so a run killed during evaluation or export skips training.
+            if ckpt_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
                 checkpoint.save(ckpt_dir, self.step, self.state_dict())
         return TrainResult(
             steps=self.step, resumed_from=self.resumed_from, train_seconds=time.monotonic() - started,
@@ -174,6 +177,8 @@ class Trainer:
         self.scheduler.step()
         if step % 20 == 0 or step + 1 == cfg.steps or self.device.type != "cuda":
             self._last_loss = float(loss.detach())
+            mse = float(((renders.detach() - target) ** 2).mean())
+            self._last_psnr = -10.0 * math.log10(max(mse, 1e-10))  # on this training view
         return self._last_loss
 
 

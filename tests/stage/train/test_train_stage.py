@@ -57,8 +57,15 @@ def test_stage_trains_and_writes_model_previews_and_metrics(sfm_dir, tmp_path):
         assert img.size == (128, 48)  # render and photo side by side
     progress = json.loads((out / "progress.json").read_text())
     assert progress["phase"] == "done" and progress["step"] == 200
-    # Checkpoints went to <output>/checkpoints by default.
-    assert [p.name for p in (out / "checkpoints").iterdir()] == ["ckpt_00000100.pt"]
+    # Checkpoints went to <output>/checkpoints by default; the last one marks training as complete.
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["ckpt_00000200.pt"]
+    # A rerun (say the job was killed while exporting) skips straight to evaluation and export.
+    (out / "model.ply").unlink()
+    assert main(["--input", str(sfm_dir), "--output", str(out), "--config", str(tmp_path / "cfg.json")]) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["resumed_from_step"] == 200 and again["steps"] == 200
+    assert again["psnr"] == pytest.approx(metrics["psnr"], abs=1e-4)
+    assert (out / "model.ply").exists()
 
 
 @pytest.mark.slow
