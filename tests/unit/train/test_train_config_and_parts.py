@@ -174,3 +174,20 @@ def test_checkpoints_are_atomic_and_newest_wins(tmp_path):
     body = checkpoint.load_latest(tmp_path)
     assert body is not None and body["step"] == 200
     assert checkpoint.load_latest(tmp_path / "missing") is None
+
+
+def test_model_ply_reads_back_in_the_compress_stage(tmp_path):
+    from services.compress.container.ply import read_ply as compress_read_ply
+
+    n = 7
+    sh = torch.randn(n, 16, 3)
+    params = {
+        "means": torch.randn(n, 3), "scales": torch.randn(n, 3), "quats": torch.randn(n, 4),
+        "opacities": torch.randn(n), "sh0": sh[:, :1], "shN": sh[:, 1:],
+    }
+    write_ply(tmp_path / "model.ply", params)
+    splats = compress_read_ply(tmp_path / "model.ply")
+    assert len(splats) == n and splats.sh_degree == 3
+    assert np.allclose(splats.means, params["means"].numpy())
+    assert np.allclose(splats.sh_rest, sh[:, 1:].transpose(1, 2).reshape(n, -1).numpy())
+    assert np.allclose(splats.log_scales, params["scales"].numpy())
