@@ -98,7 +98,7 @@ def load() -> ctypes.CDLL | None:
             if path is None:
                 return None
             lib = ctypes.CDLL(str(path))
-            if lib.sp_abi_version() != 6:
+            if lib.sp_abi_version() != 7:
                 return None
         except OSError as exc:
             logger.warning("cpu rasterizer unavailable: %s", type(exc).__name__)

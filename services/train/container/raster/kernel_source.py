@@ -40,7 +40,7 @@ template <> inline float sp_exp<float>(float x) {
     return p * __builtin_bit_cast(float, bits);
 }
 
-extern "C" int sp_abi_version() { return 6; }
+extern "C" int sp_abi_version() { return 7; }
 
 // Counting sort of (tile, gaussian) pairs. `order` lists visible gaussians front to back, so
 // every tile's list comes out depth-sorted. rect: [N, 4] tile x0, y0, x1, y1 (exclusive).
@@ -217,8 +217,11 @@ static void backward_impl(int N, int W, int H, int tile, int Drt, const S* means
                 const S smax = std::log(o * S(255)) + S(1e-3);
                 S col[16];
                 for (int d = 0; d < D; ++d) col[d] = colors[(int64_t)D * g + d];
-                S g_mx = 0, g_my = 0, g_a = 0, g_b = 0, g_c = 0, g_o = 0;
-                S g_col[16] = {0};
+                // Per-column partial sums (no cross-lane reduction inside the row loops):
+                // rows 0..5 = means2d x, y, conic a, b, c, opacity; 6.. = colour channels.
+                S R[6 + 16][64];
+                for (int q = 0; q < 6 + D; ++q)
+                    for (int l = 0; l < tw; ++l) R[q][l] = S(0);
                 int J0[64], J1[64];
                 if (!row_spans<S>(mx, my, a, b, c, smax, ty0, th, tx0, tx1, J0, J1)) continue;
                 for (int y = ty0; y < ty1; ++y) {
@@ -226,10 +229,9 @@ static void backward_impl(int N, int W, int H, int tile, int Drt, const S* means
                     if (j0 > j1) continue;
                     const S dy = my - (S(y) + S(0.5));
                     const int base = (y - ty0) * tw - tx0;
-                    S r_mx = 0, r_my = 0, r_a = 0, r_b = 0, r_c = 0, r_o = 0, r_c0 = 0, r_c1 = 0, r_c2 = 0;
-#pragma omp simd reduction(+ : r_mx, r_my, r_a, r_b, r_c, r_o, r_c0, r_c1, r_c2)
+#pragma omp simd
                     for (int x = j0; x <= j1; ++x) {
-                        const int p = base + x;
+                        const int p = base + x, l = x - tx0;
                         const S dx = mx - (S(x) + S(0.5));
                         const S sigma = S(0.5) * (a * dx * dx + c * dy * dy) + b * dx * dy;
                         const S vis = sp_exp<S>(-sigma);
@@ -239,35 +241,34 @@ static void backward_impl(int N, int W, int H, int tile, int Drt, const S* means
                         const S Tn = Tp[p] * ra;
                         const S fac = valid ? alpha * Tn : S(0);
                         S v_al = Tf[p] * ra * vap[p];
-                        S gcd[16];
                         for (int d = 0; d < D; ++d) {
                             const S vcd = vcp[(size_t)d * npix + p];
                             const S bd = bp[(size_t)d * npix + p];
                             v_al += (col[d] * Tn - bd * ra) * vcd;
                             bp[(size_t)d * npix + p] = bd + col[d] * fac;
-                            gcd[d] = fac * vcd;
+                            R[6 + d][l] += fac * vcd;
                         }
                         Tp[p] = valid ? Tn : Tp[p];
                         const bool grad_ok = valid & (o * vis <= S(0.999));
                         const S v_sigma = grad_ok ? -o * vis * v_al : S(0);
-                        r_a += S(0.5) * dx * dx * v_sigma;
-                        r_b += dx * dy * v_sigma;
-                        r_c += S(0.5) * dy * dy * v_sigma;
-                        r_mx += v_sigma * (a * dx + b * dy);
-                        r_my += v_sigma * (b * dx + c * dy);
-                        r_o += grad_ok ? vis * v_al : S(0);
-                        r_c0 += gcd[0];
-                        if (D > 1) r_c1 += gcd[1];
-                        if (D > 2) r_c2 += gcd[2];
-                        for (int d = 3; d < D; ++d) g_col[d] += gcd[d];
+                        R[0][l] += v_sigma * (a * dx + b * dy);
+                        R[1][l] += v_sigma * (b * dx + c * dy);
+                        R[2][l] += S(0.5) * dx * dx * v_sigma;
+                        R[3][l] += dx * dy * v_sigma;
+                        R[4][l] += S(0.5) * dy * dy * v_sigma;
+                        R[5][l] += grad_ok ? vis * v_al : S(0);
                     }
-                    g_mx += r_mx; g_my += r_my; g_a += r_a; g_b += r_b; g_c += r_c; g_o += r_o;
-                    g_col[0] += r_c0; g_col[1] += r_c1; g_col[2] += r_c2;
                 }
-                gm[2 * g] += g_mx; gm[2 * g + 1] += g_my;
-                gc[3 * g] += g_a; gc[3 * g + 1] += g_b; gc[3 * g + 2] += g_c;
-                for (int d = 0; d < D; ++d) gcol[(int64_t)D * g + d] += g_col[d];
-                go[g] += g_o;
+                S sum[6 + 16];
+                for (int q = 0; q < 6 + D; ++q) {
+                    S acc = S(0);
+                    for (int l = 0; l < tw; ++l) acc += R[q][l];
+                    sum[q] = acc;
+                }
+                gm[2 * g] += sum[0]; gm[2 * g + 1] += sum[1];
+                gc[3 * g] += sum[2]; gc[3 * g + 1] += sum[3]; gc[3 * g + 2] += sum[4];
+                go[g] += sum[5];
+                for (int d = 0; d < D; ++d) gcol[(int64_t)D * g + d] += sum[6 + d];
             }
         }
     }
