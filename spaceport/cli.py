@@ -448,8 +448,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if job.is_final:
         for label, path in outputs_of(runtime, job).items():
             print(f"  {label:<8}{path}")
-    elif not runtime.launcher.active(job.job_id) and body["pending_messages"]:
-        print(f"  not running: continue with `spaceport resume {job.job_id}`")
+    elif not runtime.is_driven():
+        print(f"  nothing is running it now: continue with `spaceport resume {job.job_id}`")
     return EXIT_OK
 
 

@@ -162,12 +162,26 @@ class LocalRuntime:
         except BlockingIOError:
             handle.close()
             raise RuntimeBusy(f"another spaceport runtime is using {self.data_dir}") from None
+        self._lock_handle = handle
         try:
             self.bus.release_in_flight()  # whoever received them is gone
             yield self
         finally:
+            self._lock_handle = None
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+    def is_driven(self) -> bool:
+        """Whether some runtime (this process or another) holds the data dir's lock right now."""
+        if self._lock_handle is not None:
+            return True
+        with (self.data_dir / "runtime.lock").open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
     # --- the worker loop ----------------------------------------------------------------
 

@@ -163,6 +163,11 @@ def test_killing_everything_mid_training_then_resume_finishes_without_redoing_st
     metrics = json.loads((data / f"spaceport/jobs/{job_id}/train/metrics.json").read_text())
     assert metrics["resumed_from"] >= 5  # training went on from its checkpoint
     assert runtime.table.get(job_id).state is JobState.SUCCEEDED
+    view = subprocess.run(
+        [sys.executable, "-m", "spaceport.cli", "view", "x" * 20, "--no-browser", "--data-dir", str(data)],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert view.returncode == 2 and "no job" in view.stderr
 
 
 def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
@@ -177,6 +182,12 @@ def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
     runtime = LocalRuntime(data)
     (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
     assert train["status"] == "interrupted"
+    status = subprocess.run(
+        [sys.executable, "-m", "spaceport.cli", "status", job_id, "--data-dir", str(data)],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert status.returncode == 0
+    assert "train_running" in status.stdout and f"spaceport resume {job_id}" in status.stdout
     resume = _cli(["resume", job_id], data)
     out, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
