@@ -39,7 +39,12 @@ def sort_features(splats: Splats) -> np.ndarray:
 
 
 def plas_order(
-    splats: Splats, seed: int = 0, shrink: float = 0.8, iterations: int = 4, features: np.ndarray | None = None
+    splats: Splats,
+    seed: int = 0,
+    shrink: float = 0.8,
+    iterations: int = 4,
+    features: np.ndarray | None = None,
+    start_radius: float | None = None,
 ) -> np.ndarray:
     """Permutation [N]: texel i (row-major) holds splat result[i]."""
     n = len(splats)
@@ -52,7 +57,7 @@ def plas_order(
     grid_n = rows * width
     grid = np.arange(grid_n).reshape(rows, width)  # cell -> index into feats
     rng = np.random.default_rng(seed)
-    radius = max(rows, width) / 4.0
+    radius = start_radius or max(rows, width) / 4.0
     while radius >= 1.0:
         r = max(2, int(radius))
         for _ in range(iterations):

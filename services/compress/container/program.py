@@ -89,10 +89,10 @@ def precision_of(cfg: Config) -> Precision:
 
 
 def palette_size(cfg: Config, count: int) -> int:
-    """The configured SH palette size, or about count/12 as a power of two in [256, 16384]."""
+    """The configured SH palette size, or count / palette_per_splats as a power of two in [256, 16384]."""
     if cfg.palette_size is not None:
         return cfg.palette_size
-    return int(2 ** np.clip(np.rint(np.log2(max(count, 1) / 12)), 8, 14))
+    return int(2 ** np.clip(np.rint(np.log2(max(count, 1) / cfg.palette_per_splats)), 8, 14))
 
 
 def order_splats(splats: Splats, cfg: Config) -> np.ndarray:

@@ -89,6 +89,7 @@ def _codebook(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A 256-entry codebook using `levels` distinct values (padded with the last) and the indices."""
     book = fit_codebook(values, k=levels, alpha=alpha, beta=beta)
+    book = np.array([float(f"{v:.6g}") for v in book], np.float32)  # shorter meta.json, same decode
     book = np.concatenate([book, np.full(256 - len(book), book[-1], np.float32)])
     return book, assign_codebook(values, book[:levels])
 
