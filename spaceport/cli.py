@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stop-after", choices=STAGE_ORDER, help="stop once this stage is done (resume later)")
 
     demo = add("demo", "Render a synthetic scene with known cameras, run it, and score the result.")
-    demo.add_argument("--kind", choices=("orbit", "drone"), default="orbit", help="scene and camera path")
+    demo.add_argument(
+        "--kind", choices=("drone", "orbit"), default="drone", help="drone survey with GPS (default) or an orbit"
+    )
     demo.add_argument("--images", type=int, default=24, help="number of photos to render (default 24)")
     demo.add_argument("--width", type=int, default=480, help="photo width in pixels (default 480)")
     demo.add_argument("--height", type=int, default=360, help="photo height in pixels (default 360)")
@@ -280,6 +282,18 @@ def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
     return runtime.table.get(job_id)
 
 
+def print_hops(runtime: Any) -> None:
+    """With -v: what the local choreography cost (publish -> handler call), per delivery."""
+    if not runtime.hops:
+        return
+    overheads = sorted(hop.overhead_s * 1000 for hop in runtime.hops)
+    median = overheads[len(overheads) // 2]
+    print(
+        f"{len(overheads)} deliveries; hop overhead median {median:.1f} ms, max {overheads[-1]:.1f} ms",
+        file=sys.stderr,
+    )
+
+
 def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int:
     from shared.jobs import JobState
 
@@ -345,6 +359,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         job = submit_local(runtime, args.photos, args.email or default_email(), options)
         print(f"job {job.job_id} submitted (preset {options.preset}); Ctrl-C stops it, `spaceport resume {job.job_id}` continues")
         job = drive_job(runtime, job.job_id, args.stop_after)
+        if args.verbose:
+            print_hops(runtime)
         return report_outcome(runtime, job, args.stop_after)
 
 
@@ -359,6 +375,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             done = [s for s in STAGE_ORDER if (r := job.stages.get(s)) is not None and r.status == "succeeded"]
             print(f"resuming job {job.job_id} ({job.state}; done: {', '.join(done) or 'nothing yet'})")
             job = drive_job(runtime, job.job_id)
+            if args.verbose:
+                print_hops(runtime)
         return report_outcome(runtime, job)
 
 
