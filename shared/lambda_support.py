@@ -5,17 +5,22 @@ Clients and ports are built once per cold start (cached) and never at import.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 from pydantic import Json
 
 from shared.consumer import Handle, consume
-from shared.ports import Envelope, Pipeline, Ports, StageDefaults
+from shared.errors import ConfigurationError
+from shared.ports import Envelope, ObjectStore, Pipeline, Ports, StageDefaults
 from shared.settings import CoreSettings, NotifySettings, StageSettings
+
+if TYPE_CHECKING:
+    from shared.adapters.aws import SecretsManagerSecret
 
 
 class BridgeEvent(EventBridgeModel):
@@ -40,13 +45,56 @@ def envelope_of(record: BridgeRecord) -> Envelope:
 
 
 @functools.cache
+def link_secret_from_env() -> SecretsManagerSecret | None:
+    """The HMAC key of link tokens (LINK_SECRET_ARN), fetched on first use; None if not set."""
+    from shared.adapters.aws import SecretsManagerSecret, clients
+
+    arn = os.environ.get("LINK_SECRET_ARN", "").strip()
+    return SecretsManagerSecret(clients()["secretsmanager"], arn) if arn else None
+
+
+def link_secret() -> bytes:
+    """The link secret's value, for checking tokens; a ConfigurationError if it is not set."""
+    secret = link_secret_from_env()
+    if secret is None:
+        raise ConfigurationError("environment variable LINK_SECRET_ARN is not set")
+    return secret.value()
+
+
+def direct_store(store: ObjectStore) -> ObjectStore:
+    """The store under a token-link wrapper: its links are short-lived presigned S3 URLs."""
+    from shared.adapters.aws import TokenLinkStore
+
+    return store.direct if isinstance(store, TokenLinkStore) else store
+
+
+def ports_linking_to(base_url: str) -> Ports:
+    """`ports_from_env()` whose links are `<base_url>/links/<token>` (when a link secret is set).
+
+    For the API function, which learns its public URL from each request: its own URL in its
+    environment would make the template circular (the API is built from the function). A
+    PUBLIC_API_URL that is set (a custom domain, say) wins over `base_url`.
+    """
+    from shared.adapters.aws import TokenLinkStore
+
+    ports = ports_from_env()
+    secret = link_secret_from_env()
+    if secret is None or os.environ.get("PUBLIC_API_URL", "").strip():
+        return ports
+    return dataclasses.replace(ports, store=TokenLinkStore(direct_store(ports.store), secret.value, base_url))
+
+
+@functools.cache
 def ports_from_env() -> Ports:
+    """Ports of the deployment. With LINK_SECRET_ARN and PUBLIC_API_URL set, `store.link` makes
+    `<PUBLIC_API_URL>/links/<token>` URLs that outlive the function's credentials."""
     from shared.adapters.aws import (
         DynamoJobTable,
         EventBridgeBus,
         S3ObjectStore,
         SageMakerLauncher,
         SesMailer,
+        TokenLinkStore,
         clients,
     )
 
@@ -54,8 +102,13 @@ def ports_from_env() -> Ports:
     aws = clients()
     stage_image = os.environ.get("STAGE_IMAGE_URI", "")
     role = os.environ.get("SAGEMAKER_ROLE_ARN", "")
+    store: ObjectStore = S3ObjectStore(aws["s3"])
+    secret = link_secret_from_env()
+    public_api_url = os.environ.get("PUBLIC_API_URL", "").strip()
+    if secret is not None and public_api_url:
+        store = TokenLinkStore(store, secret.value, public_api_url)
     return Ports(
-        store=S3ObjectStore(aws["s3"]),
+        store=store,
         bus=EventBridgeBus(aws["events"], core.event_bus),
         table=DynamoJobTable(aws["dynamodb"], core.jobs_table),
         launcher=SageMakerLauncher(aws["sagemaker"], stage_image, role),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,8 @@ from shared.errors import NotFoundError, SpaceportError, TransientError
 from shared.events import EVENT_SOURCE, Event
 from shared.jobs import Job, JobState
 from shared.layout import split_uri
-from shared.ports import Email, StageRun, StoredObject
+from shared.links import link_url, sign
+from shared.ports import Email, ObjectStore, StageRun, StoredObject
 
 MAX_LINK_EXPIRY_S = 7 * 24 * 3600
 
@@ -54,7 +57,8 @@ def clients() -> dict[str, Any]:
     # SigV4 presigning: links carry X-Amz-Expires and S3 refuses any longer than 7 days.
     s3_config = config.merge(BotoConfig(signature_version="s3v4", s3={"addressing_style": "virtual"}))
     session = boto3.session.Session()
-    made = {name: session.client(name, config=config) for name in ("events", "sagemaker", "dynamodb", "ses")}
+    names = ("events", "sagemaker", "dynamodb", "ses", "secretsmanager")
+    made = {name: session.client(name, config=config) for name in names}
     made["s3"] = session.client("s3", config=s3_config)
     return made
 
@@ -115,6 +119,66 @@ class S3ObjectStore:
         return self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
         )
+
+
+class SecretsManagerSecret:
+    """A secret's value, fetched from Secrets Manager on first use and kept for the cold start."""
+
+    def __init__(self, secretsmanager: Any, secret_id: str) -> None:
+        self._sm = secretsmanager
+        self._id = secret_id
+        self._value: bytes | None = None
+
+    def value(self) -> bytes:
+        if self._value is None:
+            try:
+                found = self._sm.get_secret_value(SecretId=self._id)
+            except ClientError as exc:
+                raise translate(exc, "get link secret") from exc
+            self._value = str(found["SecretString"]).encode("utf-8")
+        return self._value
+
+
+class TokenLinkStore:
+    """An object store whose links are `<base_url>/links/<token>` (shared/links.py).
+
+    The token outlives any credentials: `GET /links/<token>` presigns a fresh S3 URL when it is
+    opened. Everything else is the wrapped store's; `direct` is that store, whose links are the
+    short presigned URLs the redirect points at.
+    """
+
+    def __init__(
+        self,
+        direct: ObjectStore,
+        secret: Callable[[], bytes],
+        base_url: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.direct = direct
+        self._secret = secret
+        self._base_url = base_url
+        self._clock = clock
+
+    def get_bytes(self, uri: str) -> bytes:
+        return self.direct.get_bytes(uri)
+
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.direct.put_bytes(uri, data, content_type)
+
+    def list(self, prefix_uri: str) -> list[StoredObject]:
+        return self.direct.list(prefix_uri)
+
+    def head(self, uri: str) -> StoredObject | None:
+        return self.direct.head(uri)
+
+    def read_range(self, uri: str, start: int, length: int) -> bytes:
+        return self.direct.read_range(uri, start, length)
+
+    def link(self, uri: str, expires_s: int) -> str:
+        if not 0 < expires_s <= MAX_LINK_EXPIRY_S:
+            raise ValueError(f"links expire within 7 days, not {expires_s} s")
+        now = int(self._clock())
+        return link_url(self._base_url, sign(self._secret(), uri, now + expires_s, now=now))
 
 
 class EventBridgeBus:

@@ -237,3 +237,22 @@ def test_stage_role_may_locate_the_bucket_without_a_prefix(role: str) -> None:
     # GetBucketLocation carries no s3:prefix, so a prefix condition would always deny it.
     assert can(role, "s3:GetBucketLocation", f"arn:aws:s3:::{B}")
     assert not can(role, "s3:ListBucket", f"arn:aws:s3:::{B}")  # listing needs an allowed prefix
+
+
+# ---------------------------------------------------------------- the link secret
+
+
+def test_only_the_link_functions_may_read_the_link_secret() -> None:
+    secret = str(offline_resolver()({"Ref": "LinkSecret"}))
+    assert secret.startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:")
+    other_secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:prod-database-AbCdEf"
+    principals = [
+        logical_id
+        for logical_id, resource in load()["Resources"].items()
+        if resource["Type"] in {"AWS::Serverless::Function", "AWS::IAM::Role"}
+    ]
+    readers = {p for p in principals if can(p, "secretsmanager:GetSecretValue", secret)}
+    assert readers == {"IngestApiFunction", "NotifyFunction"}
+    for principal in principals:
+        assert not can(principal, "secretsmanager:GetSecretValue", other_secret), principal
+        assert not can(principal, "secretsmanager:PutSecretValue", secret), principal

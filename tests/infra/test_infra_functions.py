@@ -47,6 +47,7 @@ CORE_ENV = {
 STAGE_ENV = {"STAGE_IMAGE_URI", "STAGE_INSTANCE_TYPE", "SAGEMAKER_ROLE_ARN", "STAGE_MAX_RUNTIME_S"}
 NOTIFY_ENV = {"SENDER_EMAIL", "LINK_EXPIRY_S", "VIEWER_BASE_URL"}
 INSTANCE_ENV = {"SFM_INSTANCE_TYPE", "TRAIN_INSTANCE_TYPE", "COMPRESS_INSTANCE_TYPE"}
+LINK_FUNCTIONS = ("IngestApiFunction", "NotifyFunction")  # make (and, the API, check) link tokens
 
 
 def environment(logical_id: str) -> dict[str, Any]:
@@ -110,6 +111,10 @@ def test_function_environment_names(logical_id: str) -> None:
         expected |= NOTIFY_ENV
     if logical_id in {"NotifyFunction", "IngestApiFunction", "IngestManifestFunction"}:
         expected |= INSTANCE_ENV
+    if logical_id in LINK_FUNCTIONS:
+        expected |= {"LINK_SECRET_ARN"}
+    if logical_id == "NotifyFunction":
+        expected |= {"PUBLIC_API_URL"}  # not on the API function: the Api is built from it (a cycle)
     assert names == expected
     assert environment(logical_id)["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAMES[logical_id]
     assert environment(logical_id)["POWERTOOLS_METRICS_NAMESPACE"] == "Spaceport"
@@ -152,6 +157,7 @@ def test_parameters_and_their_defaults() -> None:
     ]
     assert defaults["LinkExpirySeconds"] == 604800 and parameters["LinkExpirySeconds"]["MaxValue"] == 604800
     assert defaults["AlarmEmail"] == ""
+    assert defaults["ViewerOrigin"] == "https://superspl.at"
     for required in ("SfmImageUri", "TrainImageUri", "CompressImageUri", "SenderEmail", "ViewerBaseUrl"):
         assert required in parameters
 
@@ -182,11 +188,12 @@ def test_jobs_table_matches_the_dynamodb_adapter() -> None:
     assert props["SSESpecification"] == {"SSEEnabled": True}
 
 
-def test_api_uses_iam_auth_on_the_four_job_routes() -> None:
+def test_api_uses_iam_auth_on_the_four_job_routes_and_only_links_are_public() -> None:
     template = load()
     auth = template["Resources"]["Api"]["Properties"]["Auth"]
     assert auth["DefaultAuthorizer"] == "AWS_IAM"
     assert auth["InvokeRole"] == "NONE"  # callers need execute-api:Invoke only, not lambda:InvokeFunction
+    assert set(auth) == {"DefaultAuthorizer", "InvokeRole"}  # no API-wide exception (e.g. a resource policy)
     events = template["Resources"]["IngestApiFunction"]["Properties"]["Events"]
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
     assert routes == {
@@ -194,8 +201,45 @@ def test_api_uses_iam_auth_on_the_four_job_routes() -> None:
         ("get", "/jobs"),
         ("get", "/jobs/{job_id}"),
         ("delete", "/jobs/{job_id}"),
+        ("get", "/links/{token}"),
     }
     assert all(e["Properties"]["RestApiId"] == {"Ref": "Api"} for e in events.values())
+    public = {
+        (e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"]["Auth"]
+        for e in events.values()
+        if "Auth" in e["Properties"]
+    }
+    assert public == {("get", "/links/{token}"): {"Authorizer": "NONE"}}
+    for logical_id, function in resources(template, "AWS::Serverless::Function").items():
+        kinds = {e["Type"] for e in (function["Properties"].get("Events") or {}).values()}
+        if logical_id != "IngestApiFunction":
+            assert "Api" not in kinds, f"{logical_id} must not serve API routes"
+
+
+def test_link_secret_is_generated_and_named_to_the_link_functions_only() -> None:
+    template = load()
+    (secret_id,) = resources(template, "AWS::SecretsManager::Secret")
+    props = template["Resources"][secret_id]["Properties"]
+    assert "SecretString" not in props  # generated at stack creation, never written in the template
+    assert props["GenerateSecretString"]["PasswordLength"] >= 32  # shared/links.py MIN_SECRET_BYTES
+    for logical_id in HANDLERS:
+        arn = environment(logical_id).get("LINK_SECRET_ARN")
+        assert arn == ({"Ref": secret_id} if logical_id in LINK_FUNCTIONS else None), logical_id
+
+
+def test_notify_links_point_at_the_api_stage() -> None:
+    template = load()
+    stage = template["Resources"]["Api"]["Properties"]["StageName"]
+    url = environment("NotifyFunction")["PUBLIC_API_URL"]
+    assert url == {"Fn::Sub": f"https://${{Api}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{stage}"}
+    assert template["Outputs"]["ApiUrl"]["Value"] == url  # the same URL the stack reports
+
+
+def test_bucket_cors_lets_the_viewer_read_through_the_link_redirect() -> None:
+    (rule,) = load()["Resources"]["Bucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "HEAD"]
+    # The viewer's own origin, and "null": what a browser sends after the API's cross-origin 302.
+    assert rule["AllowedOrigins"] == [{"Ref": "ViewerOrigin"}, "null"]
 
 
 def test_bucket_sends_events_to_eventbridge() -> None:

@@ -4,13 +4,14 @@ Call `build()` inside `moto.mock_aws()`. It walks the template's resources, reso
 functions it meets (Ref, GetAtt, Sub, Join, Select, Split, If) and creates each supported resource
 with the properties the template gives it, in dependency order: the bucket (EventBridge
 notifications on), the event bus, the queues with their redrive policies and queue policies, the
-rules with their patterns and SQS targets, the jobs table with its index, the SageMaker roles. Then
-it verifies the SES sender identity (a parameter, not a resource). IaC and tests cannot drift:
-change the template and the moto world changes with it.
+rules with their patterns and SQS targets, the jobs table with its index, the SageMaker roles, the
+link secret (its value generated the way `GenerateSecretString` says, by moto's
+`get_random_password`). Then it verifies the SES sender identity (a parameter, not a resource).
+IaC and tests cannot drift: change the template and the moto world changes with it.
 
 Not created (no behaviour moto could check here): functions, the API, alarms, the SNS topic;
 `SpaceportAws.function_env()` gives a function's environment as the template resolves it, so a
-test can run a handler against these resources.
+test can run a handler against these resources. The API's `!Ref` is `TEST_API_ID`.
 
 Where moto 5.2 differs from AWS (checked statically in tests/infra instead):
 - bucket policies are evaluated without their `Condition`, so the TLS-only Deny would refuse
@@ -45,6 +46,7 @@ TEST_PARAMETERS: dict[str, str] = {
     "CompressImageUri": f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/spaceport-compress:test",
     "SenderEmail": "spaceport@example.com",
 }
+TEST_API_ID = "spcprt0api"  # what `!Ref Api` gives (the REST API is not created in moto)
 SUPPORTED_TYPES = (
     "AWS::S3::Bucket",
     "AWS::S3::BucketPolicy",
@@ -54,7 +56,9 @@ SUPPORTED_TYPES = (
     "AWS::SQS::QueuePolicy",
     "AWS::DynamoDB::Table",
     "AWS::IAM::Role",
+    "AWS::SecretsManager::Secret",
 )
+_PLACEHOLDER_REFS = {"AWS::Serverless::Api": TEST_API_ID}
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -253,6 +257,7 @@ class _Builder:
         self.sqs = session().client("sqs", region_name=region)
         self.dynamodb = session().client("dynamodb", region_name=region)
         self.iam = session().client("iam", region_name=region)
+        self.secretsmanager = session().client("secretsmanager", region_name=region)
 
     def resolve(self, value: Any) -> Any:
         return _Resolver(self.template, self.parameters, self.refs, self.attributes, self.region).resolve(
@@ -400,6 +405,26 @@ class _Builder:
         self.attributes[logical_id] = {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 
 
+    def _secretsmanager_secret(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("Name") or self.physical_name(logical_id)
+        if "SecretString" in props:
+            value = str(props["SecretString"])
+        else:
+            spec = dict(props.get("GenerateSecretString") or {})
+            template_text, key = spec.pop("SecretStringTemplate", None), spec.pop("GenerateStringKey", None)
+            if (template_text is None) != (key is None):
+                raise TemplateError(f"{logical_id}: SecretStringTemplate and GenerateStringKey go together")
+            value = self.secretsmanager.get_random_password(**spec)["RandomPassword"]
+            if template_text is not None:
+                value = json.dumps({**json.loads(template_text), key: value})
+        request: dict[str, Any] = {"Name": name, "SecretString": value}
+        if props.get("Description"):
+            request["Description"] = props["Description"]
+        arn = self.secretsmanager.create_secret(**request)["ARN"]
+        self.refs[logical_id] = arn  # !Ref of a secret is its ARN
+        self.attributes[logical_id] = {"Id": arn}
+
+
 _OFFLINE_ARNS = {
     "AWS::S3::Bucket": "arn:aws:s3:::{name}",
     "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
@@ -409,7 +434,9 @@ _OFFLINE_ARNS = {
     "AWS::Events::Rule": "arn:aws:events:{region}:{account}:rule/{name}",
     "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
     "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf",
 }
+_REF_IS_ARN = {"AWS::SecretsManager::Secret"}
 
 
 def offline_resolver(
@@ -430,7 +457,7 @@ def offline_resolver(
         arn = _OFFLINE_ARNS.get(kind, "arn:aws:unknown:{region}:{account}:{name}").format(
             name=name, region=region, account=ACCOUNT_ID
         )
-        refs[logical_id] = name
+        refs[logical_id] = arn if kind in _REF_IS_ARN else _PLACEHOLDER_REFS.get(kind, name)
         attributes[logical_id] = {"Arn": arn, "QueueName": name, "Name": name}
     resolver = _Resolver(template, template_parameters(template, parameters), refs, attributes, region)
     return resolver.resolve
@@ -466,6 +493,9 @@ def build(
     }
     for logical_id in _creation_order(supported):
         builder.create(logical_id, supported[logical_id])
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") in _PLACEHOLDER_REFS:
+            builder.refs[logical_id] = _PLACEHOLDER_REFS[resource["Type"]]
 
     sender = values["SenderEmail"]
     session().client("ses", region_name=region).verify_email_identity(EmailAddress=sender)

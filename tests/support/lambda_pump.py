@@ -49,10 +49,11 @@ def handler_of(env: SpaceportAws, logical_id: str) -> Callable[[dict[str, Any], 
 
 
 def cold_start(env: SpaceportAws, logical_id: str) -> None:
-    for name in [k for k in os.environ if k.startswith(("STAGE_", "SENDER_", "LINK_", "VIEWER_"))]:
+    for name in [k for k in os.environ if k.startswith(("STAGE_", "SENDER_", "LINK_", "VIEWER_", "PUBLIC_"))]:
         del os.environ[name]
     os.environ.update(env.function_env(logical_id))
     lambda_support.ports_from_env.cache_clear()
+    lambda_support.link_secret_from_env.cache_clear()
     lambda_support.pipeline_from_env.cache_clear()
     aws_adapters.clients.cache_clear()
 

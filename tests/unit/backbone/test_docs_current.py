@@ -25,3 +25,4 @@ def test_openapi_documents_all_routes():
     paths = openapi_document()["paths"]
     assert set(paths["/jobs"]) == {"get", "post"}
     assert set(paths["/jobs/{job_id}"]) == {"get", "delete"}
+    assert set(paths["/links/{token}"]) == {"get"}
