@@ -56,11 +56,13 @@ def drone_cameras(n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np
     return poses
 
 
-def orbit_cameras(n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+def orbit_cameras(n: int, rng: np.random.Generator, arc_deg: float = 360.0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """n cameras on two interleaved rings over `arc_deg` degrees, looking at the object."""
     poses = []
     target = np.array([0.0, 0.0, 0.6])
+    step = math.radians(arc_deg) / (n if arc_deg >= 360.0 else max(n - 1, 1))
     for k in range(n):
-        angle = 2 * math.pi * k / n + rng.uniform(-0.05, 0.05)
+        angle = step * k + rng.uniform(-0.05, 0.05) * step
         radius = 5.0 + rng.uniform(-0.3, 0.3)
         height = (3.6 if k % 2 == 0 else 4.6) + rng.uniform(-0.2, 0.2)
         centre = np.array([radius * math.cos(angle), radius * math.sin(angle), height])
@@ -82,8 +84,13 @@ def render_view(scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndar
 
 
 def render_scene(kind: SceneKind, out_dir: Path, n_images: int = 24, width: int = 640,
-                 height: int = 480, seed: int = 0, hfov_deg: float | None = None) -> SceneTruth:
-    """Render `n_images` JPEGs into `out_dir` and write `out_dir/truth.json`; deterministic in `seed`."""
+                 height: int = 480, seed: int = 0, hfov_deg: float | None = None,
+                 arc_deg: float = 360.0) -> SceneTruth:
+    """Render `n_images` JPEGs into `out_dir` and write `out_dir/truth.json`; deterministic in `seed`.
+
+    `arc_deg` (orbit only): the part of the circle the cameras cover; SIFT needs neighbouring
+    views within ~20-25 deg, so a full orbit wants >= 16 photos.
+    """
     if kind not in ("drone", "orbit"):
         raise ValueError(f"unknown scene kind {kind!r}")
     out_dir = Path(out_dir)
@@ -93,7 +100,7 @@ def render_scene(kind: SceneKind, out_dir: Path, n_images: int = 24, width: int 
     hfov = math.radians(hfov_deg or (70.0 if kind == "drone" else 60.0))
     focal = width / (2 * math.tan(hfov / 2))
     K = np.array([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]])
-    poses = drone_cameras(n_images, rng) if kind == "drone" else orbit_cameras(n_images, rng)
+    poses = drone_cameras(n_images, rng) if kind == "drone" else orbit_cameras(n_images, rng, arc_deg)
     focal_35 = focal * FULL_FRAME_DIAGONAL_MM / math.hypot(width, height)
     images = []
     for k, (rotation, translation) in enumerate(poses):

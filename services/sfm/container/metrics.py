@@ -13,6 +13,8 @@ class Metrics(BaseModel):
     mean_reprojection_error_px: float
     mean_track_length: float  # observations per 3D point
     cameras: int  # distinct cameras (make, model, focal, size)
+    photos_with_gps: int = 0  # photos whose EXIF has a GPS position
+    photos_with_attitude: int = 0  # photos with DJI XMP gimbal/flight angles
     matcher: str  # pair selection used first
     matcher_fallback: str | None = None  # pair selection added when the first registered too few
     mapper: str  # incremental or global

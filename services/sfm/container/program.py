@@ -158,6 +158,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             mean_reprojection_error_px=round(float(model.compute_mean_reprojection_error()), 4),
             mean_track_length=round(float(model.compute_mean_track_length()), 3),
             cameras=model.num_cameras(),
+            photos_with_gps=len(gps),
+            photos_with_attitude=sum(1 for p in photos if p.exif.attitude),
             matcher=plan.first,
             matcher_fallback=fallback_used,
             mapper=cfg.mapper,
