@@ -126,3 +126,20 @@ def test_unrelated_photos_fail_with_no_overlap(tmp_path):
     body = json.loads((out / FAILURE_FILE).read_text())
     assert body["cause"] == CauseCode.NO_OVERLAP
     assert "photos" in body["message"]
+
+
+def test_sequential_matching_on_a_shuffled_orbit_falls_back_to_exhaustive(tmp_path):
+    """Names out of capture order break a sequential chain; the exhaustive fallback recovers it."""
+    render_scene("orbit", tmp_path / "rendered", n_images=10, width=SIZE[0], height=SIZE[1], seed=5, arc_deg=150)
+    shuffled = tmp_path / "shuffled"
+    shuffled.mkdir()
+    order = [0, 5, 9, 2, 7, 4, 8, 1, 6, 3]  # neighbours by name are 50-120 deg apart
+    for k, src in enumerate(order):
+        shutil.copy(tmp_path / "rendered" / f"IMG_{src + 1:04d}.jpg", shuffled / f"IMG_{k + 1:04d}.jpg")
+    out = tmp_path / "out"
+    cfg = small_cfg(matcher="sequential", sequential_overlap=1)
+    assert execute_stage(StageName.SFM, run, cfg, shuffled, out) == EXIT_OK
+    metrics = json.loads((out / METRICS_FILE).read_text())
+    assert (metrics["matcher"], metrics["matcher_fallback"]) == ("sequential", "exhaustive")
+    assert metrics["registration_ratio"] >= 0.9
+    assert "match_fallback" in metrics["seconds"]
