@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -65,22 +66,25 @@ def main() -> None:
     cfg_path = args.work / tag / "train_cfg.json"
     cfg_path.write_text(cfg.model_dump_json())
     t0 = time.monotonic()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [sys.executable, "-m", "services.train.container.entrypoint", "--input", str(sfm), "--output", str(out),
          "--config", str(cfg_path)],
         env=env, check=True, cwd=REPO,
     )
     wall = time.monotonic() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     m = json.loads((out / "metrics.json").read_text())
     print(json.dumps({"sfm_registered": sfm_metrics.get("n_registered", sfm_metrics.get("registered_images")),
                       "sfm_points": sfm_metrics.get("n_points3d", sfm_metrics.get("points3d"))}))
     print(f"| scene | preset | threads | images (train/test) | resolution | steps | Gaussians | PSNR (dB) | SSIM "
-          f"| LPIPS | train s | wall s | steps/s | peak RSS MiB |")
-    print("|---|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+          f"| LPIPS | train s | wall s | CPU s | steps/s | peak RSS MiB |")
+    print("|---|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     print(
         f"| {tag} | {args.preset} | {args.threads} | {m['n_train_views']}/{m['n_test_views']} | "
         f"{m['image_width']}x{m['image_height']} | {m['steps']} | {m['n_gaussians']:,} | {m['psnr']:.2f} | "
-        f"{m['ssim']:.3f} | {m['lpips']} | {m['train_seconds']:.0f} | {wall:.0f} | {m['steps_per_second']:.1f} | "
+        f"{m['ssim']:.3f} | {m['lpips']} | {m['train_seconds']:.0f} | {wall:.0f} | {cpu_s:.0f} | {m['steps_per_second']:.1f} | "
         f"{m['peak_memory_mb']:.0f} |"
     )
 

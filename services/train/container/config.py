@@ -103,15 +103,15 @@ class Config(BaseModel):
 
 
 PRESETS: dict[Preset, Config] = {
-    # About five minutes on a 2-core CPU: 320 px images, 2000 steps, at most 25k Gaussians.
+    # About five minutes on a 2-core CPU: 320 px images, 1500 steps, at most 20k Gaussians.
     Preset.PREVIEW: Config(
-        steps=2000,
+        steps=1500,
         max_image_size=320,
         sh_degree=1,
         sh_degree_interval=500,
-        max_gaussians=25_000,
+        max_gaussians=20_000,
         refine_start=200,
-        refine_stop=1500,
+        refine_stop=1200,
         refine_every=100,
         reset_every=3000,
         checkpoint_every=500,
