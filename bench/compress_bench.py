@@ -26,11 +26,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.splat_views import orbit_cameras, psnr, render  # noqa: E402
-from services.compress.container.codec_error import codec_error  # noqa: E402
 from services.compress.container.config import PRESETS, Config  # noqa: E402
 from services.compress.container.ply import read_ply, write_ply  # noqa: E402
 from services.compress.container.program import prune, run  # noqa: E402
@@ -59,15 +57,13 @@ def implied_drop(codec_psnr: float, base_psnr: float) -> float:
     return 10 * math.log10(1 + 10 ** ((base_psnr - codec_psnr) / 10))
 
 
-def evaluate(name: str, original, decoded, views, ref_images, row: dict) -> dict:
+def evaluate(name: str, decoded, views, ref_images, row: dict) -> dict:
     started = time.monotonic()
     images = render(decoded, *views)
     row["render_s"] = round(time.monotonic() - started, 2)
     row["psnr_db"] = round(psnr(images, ref_images), 2)
     row["drop_at_25db"] = round(implied_drop(row["psnr_db"], 25.0), 3)
     row["drop_at_30db"] = round(implied_drop(row["psnr_db"], 30.0), 3)
-    if original is not None:
-        row["codec_error"] = codec_error(original, decoded).model_dump()
     row["name"] = name
     print(json.dumps(row), flush=True)
     return row
@@ -99,10 +95,10 @@ def run_ours(ply: Path, tag: str, name: str, overrides: dict, pruned, views, ref
         "files": metrics.file_bytes,
     }  # fmt: skip
     # our writer keeps the pruned splats; compare renders against the full original model
-    return evaluate(name, None, decoded, views, ref_images, row) | {"codec_error": metrics.codec_error.model_dump()}
+    return evaluate(name, decoded, views, ref_images, row) | {"codec_error": metrics.codec_error.model_dump()}
 
 
-def run_reference(ply: Path, tag: str, iterations: int, views, ref_images, original) -> dict | None:
+def run_reference(ply: Path, tag: str, iterations: int, views, ref_images) -> dict | None:
     if not SPLAT_TRANSFORM.exists():
         print("splat-transform absent; skipping the reference", flush=True)
         return None
@@ -122,7 +118,7 @@ def run_reference(ply: Path, tag: str, iterations: int, views, ref_images, origi
         "bits_per_splat": round(8 * size / len(decoded), 3), "encode_s": round(encode_s, 2),
         "sh_iterations": iterations,
     }  # fmt: skip
-    return evaluate(f"splat-transform 3.7.0 -g cpu -i {iterations}", None, decoded, views, ref_images, row)
+    return evaluate(f"splat-transform 3.7.0 -g cpu -i {iterations}", decoded, views, ref_images, row)
 
 
 def bench_input(
@@ -139,7 +135,7 @@ def bench_input(
             continue
         rows.append(run_ours(ply, tag, name, overrides, pruned, views, ref_images))
     if reference:
-        ref = run_reference(ply, tag, args.reference_iterations, views, ref_images, original)
+        ref = run_reference(ply, tag, args.reference_iterations, views, ref_images)
         if ref:
             rows.append(ref)
     return rows
