@@ -52,8 +52,9 @@ def done_line(stage: str, record: Any) -> str:
         if "points3d" in metrics:
             facts.append(f"{metrics['points3d']} points")
     if stage == "train":
-        if "num_gaussians" in metrics:
-            facts.append(f"{metrics['num_gaussians']} Gaussians")
+        gaussians = metrics.get("n_gaussians", metrics.get("num_gaussians"))
+        if gaussians is not None:
+            facts.append(f"{gaussians} Gaussians")
         if metrics.get("psnr") is not None:
             facts.append(f"PSNR {float(metrics['psnr']):.2f} dB")
     if stage == "compress" and "sog_bytes" in metrics:
