@@ -24,6 +24,9 @@ class Config(BaseModel):
     prune_opacity: float = Field(default=0.004, ge=0.0, le=0.5)
     # Drop splats whose largest axis (sigma) is below this fraction of the scene's extent; 0: keep all.
     prune_min_size: float = Field(default=0.0, ge=0.0, le=0.01)
+    # Re-express each splat's frame (one of 24 equivalent axis permutations) so |w| is largest:
+    # the same covariance, a smaller quats.webp.
+    canonical_rotations: bool = True
     # Texel order: "morton" (Z-order of positions, as splat-transform) or "plas" (self-organising sort).
     order: Literal["morton", "plas"] = "morton"
     # Exponent of the histogram-bin weights of the codebooks (1: plain MSE, 0: every bin alike, favours tails).

@@ -13,6 +13,7 @@ from services.compress.container.codec_error import CodecError, codec_error
 from services.compress.container.config import Config
 from services.compress.container.order import morton_order
 from services.compress.container.plas import plas_order
+from services.compress.container.rotations import canonical_rotations
 from services.compress.container.ply import PlyError, read_ply
 from services.compress.container.sog import Precision, encode_sog
 from services.compress.container.sog_io import META, encode_files, read_sog, write_bundle, write_unbundled
@@ -43,7 +44,7 @@ class Metrics(BaseModel):
     bits_per_splat: float  # 8 * sog_bytes / splats_out
     file_bytes: dict[str, int]  # per file inside model.sog
     encode_seconds: float  # read + prune + order + quantise + WebP + write
-    codec_error: CodecError  # decoded model.sog vs the pruned input
+    codec_error: CodecError  # decoded model.sog vs the pruned input (after canonical rotations)
 
 
 def _finite_rows(splats: Splats) -> np.ndarray:
@@ -119,6 +120,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         )
     if not cfg.keep_sh:
         splats = splats.without_sh_rest()
+    if cfg.canonical_rotations:
+        splats.quats, splats.log_scales = canonical_rotations(splats.quats, splats.log_scales)
     logger.info("compressing", extra={"splats": len(splats), **counts})
 
     progress.update(1, 4, phase="order", force=True)

@@ -35,3 +35,21 @@ def test_plas_is_a_permutation_that_smooths_the_grid() -> None:
     assert np.array_equal(np.sort(order), np.arange(4000))
     morton = _neighbour_distance(features[morton_order(splats.means)], width)
     assert _neighbour_distance(features[order], width) < 0.7 * morton
+
+
+def test_canonical_rotations_keep_the_covariance_and_maximise_w() -> None:
+    from services.compress.container.rotations import canonical_rotations, rotation_matrices
+    from services.compress.container.splats import unit_quats
+
+    splats = synthetic_splats(2000, sh_degree=0)
+    quats, log_scales = canonical_rotations(splats.quats, splats.log_scales)
+
+    def covariance(q: np.ndarray, s: np.ndarray) -> np.ndarray:
+        r = rotation_matrices(unit_quats(q))
+        return np.einsum("nij,nj,nkj->nik", r, np.exp(2.0 * s.astype(np.float64)), r)
+
+    before, after = covariance(splats.quats, splats.log_scales), covariance(quats, log_scales)
+    np.testing.assert_allclose(after, before, atol=1e-6 * np.abs(before).max())
+    assert np.all(np.abs(quats[:, 0]) >= np.abs(quats[:, 1:]).max(axis=1) - 1e-6)
+    assert np.abs(quats[:, 0]).min() >= 0.5  # every rotation lies within ~120 deg of the identity
+    np.testing.assert_array_equal(np.sort(log_scales, axis=1), np.sort(splats.log_scales, axis=1))
