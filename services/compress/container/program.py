@@ -16,7 +16,7 @@ from services.compress.container.plas import plas_order
 from services.compress.container.rotations import canonical_rotations
 from services.compress.container.ply import PlyError, read_ply
 from services.compress.container.sog import Precision, encode_sog
-from services.compress.container.sog_io import META, encode_files, read_sog, write_bundle, write_unbundled
+from services.compress.container.sog_io import encode_files, read_sog, write_bundle, write_unbundled
 from services.compress.container.splats import Splats, sigmoid
 from shared.causes import CauseCode
 from shared.stage import ProgressReporter, StageFailure
@@ -152,7 +152,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         sog_bytes=sog_bytes,
         ratio=round(ply_bytes / sog_bytes, 3),
         bits_per_splat=round(8.0 * sog_bytes / len(splats), 3),
-        file_bytes={name: len(data) for name, data in files.items() if name != META} | {META: len(files[META])},
+        file_bytes={name: len(data) for name, data in files.items()},
         encode_seconds=round(encode_seconds, 3),
         codec_error=codec_error(splats, decoded),
     )

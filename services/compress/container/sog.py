@@ -156,7 +156,7 @@ def encode_sog(
         "version": VERSION,
         "asset": {"generator": "spaceport compress"},
         "count": n,
-        "means": {"mins": _json_floats(mins), "maxs": _json_floats(maxs), "files": list(MEANS_FILES)},
+        "means": {"mins": mins.tolist(), "maxs": maxs.tolist(), "files": list(MEANS_FILES)},
         "scales": {"codebook": _json_floats(scale_book), "files": ["scales.webp"]},
         "quats": {"files": ["quats.webp"]},
         "sh0": {"codebook": _json_floats(colour_book), "files": ["sh0.webp"]},
