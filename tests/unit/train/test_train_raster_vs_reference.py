@@ -207,3 +207,30 @@ def test_plain_feature_channels_match_the_torch_path(channels):
     assert outs[0][0].shape == (1, 22, 30, channels)
     for a, b in zip(outs[0], outs[1], strict=True):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+def _in_subprocess(code: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1", **env},
+    )
+    return out.stdout.strip()
+
+
+def test_kernel_builds_into_the_cache_dir_and_can_be_disabled(tmp_path):
+    import shutil
+
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        pytest.skip("no C++ compiler")
+    code = (
+        "from services.train.container.raster import kernel; print(kernel.load() is not None)"
+    )
+    assert _in_subprocess(code, SPACEPORT_CACHE_DIR=str(tmp_path)) == "True"
+    assert len(list((tmp_path / "raster").glob("libspraster-*.so"))) == 1
+    assert _in_subprocess(code, SPACEPORT_CACHE_DIR=str(tmp_path), SPACEPORT_NO_CPU_KERNEL="1") == "False"

@@ -101,7 +101,7 @@ def load() -> ctypes.CDLL | None:
             if lib.sp_abi_version() != 7:
                 return None
         except OSError as exc:
-            logger.warning("cpu rasterizer unavailable: %s", type(exc).__name__)
+            logger.warning("cpu rasterizer unavailable", extra={"error": type(exc).__name__})
             return None
         _LIB = lib
         return lib
