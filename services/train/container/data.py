@@ -25,17 +25,22 @@ PINHOLE_MODELS = {"SIMPLE_PINHOLE", "PINHOLE"}
 @dataclass
 class View:
     name: str
-    image: Tensor  # [H, W, 3] float32 in [0, 1]
+    pixels: Tensor  # [H, W, 3] uint8 (a quarter of the memory of float images)
     K: Tensor  # [3, 3] intrinsics at the training resolution
     viewmat: Tensor  # [4, 4] world to camera (OpenCV axes)
 
     @property
+    def image(self) -> Tensor:
+        """[H, W, 3] float32 in [0, 1]."""
+        return self.pixels.float() / 255.0
+
+    @property
     def width(self) -> int:
-        return int(self.image.shape[1])
+        return int(self.pixels.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.image.shape[0])
+        return int(self.pixels.shape[0])
 
 
 @dataclass
@@ -57,7 +62,7 @@ def _find_model(in_dir: Path) -> Path:
 
 
 def _load_image(path: Path, max_size: int) -> tuple[Tensor, float, float]:
-    """Image [H, W, 3] in [0, 1], downscaled so its longest side <= max_size; returns the x/y factors."""
+    """Image [H, W, 3] uint8, downscaled so its longest side <= max_size; returns the x/y factors."""
     with Image.open(path) as img:
         img = img.convert("RGB")
         w, h = img.size
@@ -67,7 +72,7 @@ def _load_image(path: Path, max_size: int) -> tuple[Tensor, float, float]:
             img = img.resize((nw, nh), Image.Resampling.LANCZOS)
         else:
             nw, nh = w, h
-        array = np.asarray(img, dtype=np.float32) / 255.0
+        array = np.asarray(img, dtype=np.uint8)
     return torch.from_numpy(array.copy()), nw / w, nh / h
 
 
@@ -98,16 +103,19 @@ def load_scene(in_dir: Path, cfg: Config) -> Scene:
         path = image_dir / img.name
         if not path.exists():
             raise StageFailure(CauseCode.UNREADABLE_IMAGES, f"image {img.name} of the SfM model is missing")
-        pixels, sx, sy = _load_image(path, cfg.max_image_size)
+        try:
+            pixels, sx, sy = _load_image(path, cfg.max_image_size)
+            with Image.open(path) as f:
+                fw, fh = f.size
+        except OSError as exc:  # PIL's UnidentifiedImageError is an OSError
+            raise StageFailure(CauseCode.UNREADABLE_IMAGES, f"image {img.name} cannot be read: {exc}") from exc
         # The model's camera may be at another resolution than the file: scale K to the file.
-        with Image.open(path) as f:
-            fw, fh = f.size
         K = torch.tensor(cam.calibration_matrix(), dtype=torch.float32)
         K[0] *= sx * fw / cam.width
         K[1] *= sy * fh / cam.height
         view = torch.eye(4, dtype=torch.float32)
         view[:3, :] = torch.tensor(img.cam_from_world().matrix(), dtype=torch.float32)
-        views.append(View(name=img.name, image=pixels, K=K, viewmat=view))
+        views.append(View(name=img.name, pixels=pixels, K=K, viewmat=view))
     test = [v for i, v in enumerate(views) if i % cfg.test_every == 0]
     train = [v for i, v in enumerate(views) if i % cfg.test_every != 0]
     xyz = np.array([p.xyz for p in rec.points3D.values()], dtype=np.float32)

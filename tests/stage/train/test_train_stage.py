@@ -143,3 +143,11 @@ def test_dockerfile_entrypoint_module_exists():
     module = re.search(r'ENTRYPOINT \["python", "-m", "([\w.]+)"\]', text).group(1)
     assert (REPO / (module.replace(".", "/") + ".py")).exists()
     assert '".[train]"' in text
+
+
+def test_an_unreadable_image_fails_with_its_name(tmp_path):
+    _write_model(tmp_path / "in", n_points=200)
+    (tmp_path / "in" / "images" / "2.png").write_bytes(b"not a png")
+    code = main(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")])
+    failure = json.loads((tmp_path / "out" / "failure.json").read_text())
+    assert code == 2 and failure["cause"] == "unreadable_images" and "2.png" in failure["message"]
