@@ -194,15 +194,18 @@ class LocalRuntime:
             self.handlers[service] = module.handle
         return self.handlers[service]
 
-    def step(self) -> int:
-        """Watch the stage processes, then deliver what is visible in every queue once.
-        Returns the number of deliveries."""
+    def step(self, until: Callable[[], bool] | None = None) -> int:
+        """Watch the stage processes, then deliver what is visible in every queue, one message at
+        a time so that `until()` is checked between deliveries (and nothing is left received but
+        unhandled when it says stop). Returns the number of deliveries."""
         self.launcher.poll()
         delivered = 0
         for service in SERVICES:
-            for message in self.bus.receive(service):
+            while messages := self.bus.receive(service, max_messages=1):
                 delivered += 1
-                self._deliver(service, message)
+                self._deliver(service, messages[0])
+                if until is not None and until():
+                    return delivered
         return delivered
 
     def _deliver(self, service: str, message: Any) -> None:
@@ -238,7 +241,7 @@ class LocalRuntime:
         """Run the loop until `done()`; False on timeout."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            delivered = self.step()
+            delivered = self.step(until=done)
             if on_tick is not None:
                 on_tick()
             if done():

@@ -192,3 +192,20 @@ def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
     out, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
     assert runtime.table.get(job_id).state is JobState.SUCCEEDED
+
+
+def test_stop_after_sfm_leaves_the_job_resumable_and_resume_does_not_redo_sfm(tmp_path):
+    photos = write_photos(tmp_path / "photos")
+    data = tmp_path / "data"
+    run = _cli(["run", str(photos), "--preset", "preview", "--stop-after", "sfm"], data)
+    out, err = run.communicate(timeout=90)
+    assert run.returncode == 0, err
+    assert "stopped after sfm" in out
+    runtime = LocalRuntime(data)
+    (job,) = runtime.table.list_all()
+    assert job.state is JobState.SFM_DONE
+    assert [r["stage"] for r in runtime.launcher.runs(job.job_id)] == ["sfm"]
+    resume = _cli(["resume", job.job_id], data)
+    out, err = resume.communicate(timeout=90)
+    assert resume.returncode == 0, err
+    assert {r["stage"]: r["starts"] for r in runtime.launcher.runs(job.job_id)} == {"sfm": 1, "train": 1, "compress": 1}
