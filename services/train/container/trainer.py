@@ -165,16 +165,17 @@ class Trainer:
             loss = loss + cfg.opacity_reg * torch.sigmoid(self.params["opacities"]).mean()
             loss = loss + cfg.scale_reg * torch.exp(self.params["scales"]).mean()
         loss.backward()
+        for opt in self.optimizers.values():
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        # Densify after the optimizer step, as gsplat's simple_trainer does.
         if self.kind == "mcmc":
             self.strategy.step_post_backward(
                 self.params, self.optimizers, self.strategy_state, step, info, lr=self.scheduler.get_last_lr()[0]
             )
         else:
             self.strategy.step_post_backward(self.params, self.optimizers, self.strategy_state, step, info, packed=False)
-        for opt in self.optimizers.values():
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-        self.scheduler.step()
         if step % 20 == 0 or step + 1 == cfg.steps or self.device.type != "cuda":
             self._last_loss = float(loss.detach())
             mse = float(((renders.detach() - target) ** 2).mean())
