@@ -151,3 +151,27 @@ def test_an_unreadable_image_fails_with_its_name(tmp_path):
     code = main(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")])
     failure = json.loads((tmp_path / "out" / "failure.json").read_text())
     assert code == 2 and failure["cause"] == "unreadable_images" and "2.png" in failure["message"]
+
+
+@pytest.mark.slow
+def test_a_sigkilled_job_resumes_from_its_last_checkpoint(sfm_dir, tmp_path):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    (tmp_path / "cfg.json").write_text(json.dumps({**FAST, "steps": 200, "checkpoint_every": 20}))
+    argv = ["--input", str(sfm_dir), "--output", str(out), "--config", str(tmp_path / "cfg.json")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "services.train.container.entrypoint", *argv], cwd=REPO, env=env)
+    deadline = time.monotonic() + 120
+    while not list((out / "checkpoints").glob("ckpt_*.pt")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.json").exists()
+    saved = int(next((out / "checkpoints").glob("ckpt_*.pt")).stem.split("_")[1])
+    assert 20 <= saved < 200
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from_step"] >= saved and metrics["steps"] == 200
