@@ -77,17 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG, formatter_class=formatter)
+        return commands.add_parser(
+            name, help=help_text, description=help_text, epilog=EPILOG, formatter_class=formatter
+        )
 
     run = add("run", "Process a folder of photos on this machine, showing progress until the model is ready.")
-    run.add_argument("photos", type=Path, metavar="PHOTOS_DIR", help="folder of JPEG/PNG/HEIC photos (never modified)")
+    run.add_argument(
+        "photos", type=Path, metavar="PHOTOS_DIR", help="folder of JPEG/PNG/HEIC photos (never modified)"
+    )
     _job_options(run)
     _data_dir(run)
     run.add_argument("--stop-after", choices=STAGE_ORDER, help="stop once this stage is done (resume later)")
 
     demo = add("demo", "Render a synthetic scene with known cameras, run it, and score the result.")
     demo.add_argument(
-        "--kind", choices=("drone", "orbit"), default="drone", help="drone survey with GPS (default) or an orbit"
+        "--kind",
+        choices=("drone", "orbit"),
+        default="drone",
+        help="drone survey with GPS (default) or an orbit",
     )
     demo.add_argument("--images", type=int, default=24, help="number of photos to render (default 24)")
     demo.add_argument("--width", type=int, default=480, help="photo width in pixels (default 480)")
@@ -99,9 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     status = add("status", "Show one job (stages, progress, failure) or list recent jobs.")
     status.add_argument("job", nargs="?", metavar="JOB", help="job id (omit to list jobs)")
     status.add_argument("--json", action="store_true", help="print JSON")
-    status.add_argument("--cloud", action="store_true", help="ask the deployed API instead of the local data dir")
-    status.add_argument("--api-url", default=os.environ.get("SPACEPORT_API_URL"), help="API base url ($SPACEPORT_API_URL)")
-    status.add_argument("--region", default=None, help="AWS region for signing (default: from the url or profile)")
+    status.add_argument(
+        "--cloud", action="store_true", help="ask the deployed API instead of the local data dir"
+    )
+    status.add_argument(
+        "--api-url", default=os.environ.get("SPACEPORT_API_URL"), help="API base url ($SPACEPORT_API_URL)"
+    )
+    status.add_argument(
+        "--region", default=None, help="AWS region for signing (default: from the url or profile)"
+    )
     _data_dir(status)
 
     resume = add("resume", "Continue a local job after an interruption, without redoing finished stages.")
@@ -119,14 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--email", required=True, help="where the result is sent")
     submit.add_argument("--preset", choices=("preview", "standard", "quality"), default="standard")
     submit.add_argument("--name", help="inbox folder name (default: folder name + time)")
-    submit.add_argument("--api-url", default=os.environ.get("SPACEPORT_API_URL"), help="API base url ($SPACEPORT_API_URL)")
-    submit.add_argument("--bucket", default=os.environ.get("SPACEPORT_BUCKET"), help="upload bucket ($SPACEPORT_BUCKET)")
+    submit.add_argument(
+        "--api-url", default=os.environ.get("SPACEPORT_API_URL"), help="API base url ($SPACEPORT_API_URL)"
+    )
+    submit.add_argument(
+        "--bucket", default=os.environ.get("SPACEPORT_BUCKET"), help="upload bucket ($SPACEPORT_BUCKET)"
+    )
     submit.add_argument("--region", default=None, help="AWS region (default: from the url or profile)")
     return parser
 
 
 def _job_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--email", help="where the result email is addressed (default: you@spaceport.localhost)")
+    parser.add_argument(
+        "--email", help="where the result email is addressed (default: you@spaceport.localhost)"
+    )
     parser.add_argument(
         "--preset",
         choices=("preview", "standard", "quality"),
@@ -134,12 +153,16 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-image-size", type=int, help="longest image side used, in pixels (256-8000)")
     parser.add_argument(
-        "--matcher", choices=("auto", "exhaustive", "sequential", "spatial", "vocab_tree"), help="feature matcher"
+        "--matcher",
+        choices=("auto", "exhaustive", "sequential", "spatial", "vocab_tree"),
+        help="feature matcher",
     )
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="where jobs live (default $SPACEPORT_DATA_DIR or ~/.spaceport)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="where jobs live (default $SPACEPORT_DATA_DIR or ~/.spaceport)"
+    )
 
 
 # --- shared helpers -------------------------------------------------------------------------
@@ -258,7 +281,7 @@ def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
     from spaceport.progress import ProgressView
 
     view = ProgressView()
-    stage_dir = lambda stage: runtime.job_dir(job_id) / stage  # noqa: E731
+    stage_dir = lambda stage: runtime.job_dir(job_id) / stage
 
     def tick() -> None:
         job = runtime.table.get(job_id)
@@ -267,9 +290,9 @@ def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
 
     def done() -> bool:
         job = runtime.table.get(job_id)
-        if stop_after is not None and job is not None and job.state in RANK:
-            if RANK[job.state] >= RANK[DONE[stop_after]] and not runtime.launcher.active(job_id):
-                return True
+        reached = stop_after is not None and job is not None and job.state in RANK
+        if reached and RANK[job.state] >= RANK[DONE[stop_after]] and not runtime.launcher.active(job_id):
+            return True
         return runtime.settled(job_id) or runtime.stuck(job_id)
 
     try:
@@ -314,9 +337,14 @@ def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int
             print(f"  email:  {email}", file=sys.stderr)
         return EXIT_JOB_FAILED
     if stop_after is not None:
-        print(f"\nstopped after {stop_after} (job {job.job_id} is {job.state}); continue with: spaceport resume {job.job_id}")
+        print(
+            f"\nstopped after {stop_after} (job {job.job_id} is {job.state}); continue with: spaceport resume {job.job_id}"
+        )
         return EXIT_OK
-    print(f"\njob {job.job_id} is {job.state} and nothing can move it on; see spaceport status {job.job_id}", file=sys.stderr)
+    print(
+        f"\njob {job.job_id} is {job.state} and nothing can move it on; see spaceport status {job.job_id}",
+        file=sys.stderr,
+    )
     return EXIT_JOB_FAILED
 
 
@@ -357,7 +385,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = job_options(args)
     with runtime.running():
         job = submit_local(runtime, args.photos, args.email or default_email(), options)
-        print(f"job {job.job_id} submitted (preset {options.preset}); Ctrl-C stops it, `spaceport resume {job.job_id}` continues")
+        print(
+            f"job {job.job_id} submitted (preset {options.preset}); Ctrl-C stops it, `spaceport resume {job.job_id}` continues"
+        )
         job = drive_job(runtime, job.job_id, args.stop_after)
         if args.verbose:
             print_hops(runtime)
@@ -372,7 +402,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
             raise CliError(f"no job {args.job} in {runtime.data_dir}")
         if not runtime.settled(job.job_id):
             runtime.revive(job)
-            done = [s for s in STAGE_ORDER if (r := job.stages.get(s)) is not None and r.status == "succeeded"]
+            done = [
+                s for s in STAGE_ORDER if (r := job.stages.get(s)) is not None and r.status == "succeeded"
+            ]
             print(f"resuming job {job.job_id} ({job.state}; done: {', '.join(done) or 'nothing yet'})")
             job = drive_job(runtime, job.job_id)
             if args.verbose:
@@ -388,10 +420,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     options = job_options(args)
     if args.images < 8:
         raise CliError("--images must be at least 8")
-    render_dir = runtime.data_dir / "demo" / f"{args.kind}-{args.seed}-{args.images}-{args.width}x{args.height}"
+    render_dir = (
+        runtime.data_dir / "demo" / f"{args.kind}-{args.seed}-{args.images}-{args.width}x{args.height}"
+    )
     if not (render_dir / "truth.json").exists():
         print(f"rendering {args.images} {args.kind} photos ({args.width}x{args.height}) into {render_dir}")
-        render_scene(args.kind, render_dir, n_images=args.images, width=args.width, height=args.height, seed=args.seed)
+        render_scene(
+            args.kind, render_dir, n_images=args.images, width=args.width, height=args.height, seed=args.seed
+        )
     with runtime.running():
         job = submit_local(runtime, render_dir, args.email or default_email(), options)
         print(f"job {job.job_id} submitted (preset {options.preset})")
@@ -429,19 +465,28 @@ def cmd_status(args: argparse.Namespace) -> int:
         elif not jobs:
             print(f"no jobs in {runtime.data_dir}")
         for job in [] if args.json else jobs:
-            print(f"{job.job_id}  {job.state:<17} {job.created_at:%Y-%m-%d %H:%M}  {job.photo_count:>4} photos  {job.options.preset}")
+            print(
+                f"{job.job_id}  {job.state:<17} {job.created_at:%Y-%m-%d %H:%M}  {job.photo_count:>4} photos  {job.options.preset}"
+            )
         return EXIT_OK
     job = runtime.table.get(args.job)
     if job is None:
         raise CliError(f"no job {args.job} in {runtime.data_dir}")
     body = job_view(job, runtime.ports, runtime.pipeline)
     body["runs"] = [
-        {k: run[k] for k in ("run_name", "status", "starts", "exit_code", "log_path")} for run in runtime.launcher.runs(job.job_id)
+        {k: run[k] for k in ("run_name", "status", "starts", "exit_code", "log_path")}
+        for run in runtime.launcher.runs(job.job_id)
     ]
-    body["progress"] = {s: read_progress(runtime.job_dir(job.job_id) / s) for s in STAGE_ORDER if s in job.stages}
+    body["progress"] = {
+        s: read_progress(runtime.job_dir(job.job_id) / s) for s in STAGE_ORDER if s in job.stages
+    }
     body["pending_messages"] = runtime.bus.pending(job.job_id)
     body["dead_letters"] = [
-        {"queue": d.queue, "detail_type": d.detail_type, "error": d.last_error.splitlines()[0] if d.last_error else ""}
+        {
+            "queue": d.queue,
+            "detail_type": d.detail_type,
+            "error": d.last_error.splitlines()[0] if d.last_error else "",
+        }
         for d in runtime.bus.dead_letters(job.job_id)
     ]
     if args.json:
@@ -449,7 +494,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     from spaceport.progress import done_line, progress_line
 
-    print(f"job {job.job_id}: {job.state}  ({job.photo_count} photos, preset {job.options.preset}, to {job.email})")
+    print(
+        f"job {job.job_id}: {job.state}  ({job.photo_count} photos, preset {job.options.preset}, to {job.email})"
+    )
     for stage in STAGE_ORDER:
         record = job.stages.get(stage)
         if record is None:
@@ -499,7 +546,9 @@ def cmd_view(args: argparse.Namespace) -> int:
     except ViewerMissing as exc:
         raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
     except OSError as exc:
-        raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port 0", EXIT_ENVIRONMENT) from exc
+        raise CliError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port 0", EXIT_ENVIRONMENT
+        ) from exc
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     print(f"serving job {job.job_id} at {url}  (Ctrl-C to stop)")
     if not args.no_browser:
@@ -523,7 +572,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     name = args.name or inbox_name(args.photos)
     try:
         body = submit_cloud(
-            photos, name, args.email, args.preset, api_url=args.api_url, bucket=args.bucket, region=args.region
+            photos,
+            name,
+            args.email,
+            args.preset,
+            api_url=args.api_url,
+            bucket=args.bucket,
+            region=args.region,
         )
     except CloudError as exc:
         raise CliError(str(exc), EXIT_ENVIRONMENT) from exc

@@ -47,14 +47,16 @@ def signed_request(method: str, url: str, region: str, body: dict[str, Any] | No
 
     credentials = _session(region).get_credentials()
     if credentials is None:
-        raise CloudError("no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+        raise CloudError(
+            "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+        )
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"} if data is not None else {}
     request = AWSRequest(method=method, url=url, data=data, headers=headers)
     SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
     prepared = urllib.request.Request(url, data=data, method=method, headers=dict(request.headers.items()))
     try:
-        with urllib.request.urlopen(prepared, timeout=60) as response:  # noqa: S310 - https API url
+        with urllib.request.urlopen(prepared, timeout=60) as response:
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
@@ -94,7 +96,12 @@ def submit_cloud(
     bucket = _require(bucket, "bucket", "--bucket", "SPACEPORT_BUCKET")
     region = region_for(api, region)
     upload_photos(photos, bucket, name, region)
-    body = {"inbox": name, "email": email, "options": {"preset": preset}, "client_token": name[:64].replace(".", "_")}
+    body = {
+        "inbox": name,
+        "email": email,
+        "options": {"preset": preset},
+        "client_token": name[:64].replace(".", "_"),
+    }
     return signed_request("POST", f"{api}/jobs", region, body)
 
 

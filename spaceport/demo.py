@@ -38,16 +38,14 @@ def pose_errors(
     names = sorted(set(estimated) & set(truth))
     if len(names) < 3:
         return {"registered": len(names), "total": len(truth)}
-    centre = lambda pose: -pose[0].T @ pose[1]  # noqa: E731
+    centre = lambda pose: -pose[0].T @ pose[1]
     est = np.stack([centre(estimated[n]) for n in names])  # [N, 3]
     true = np.stack([centre(truth[n]) for n in names])  # [N, 3]
     scale, rotation, shift = umeyama(est, true)
     aligned = (scale * (rotation @ est.T)).T + shift
     extent = float(np.median(np.linalg.norm(true - true.mean(0), axis=1))) or 1.0
     position = np.linalg.norm(aligned - true, axis=1) / extent
-    angles = [
-        rotation_angle_deg(estimated[n][0] @ rotation.T @ truth[n][0].T) for n in names
-    ]
+    angles = [rotation_angle_deg(estimated[n][0] @ rotation.T @ truth[n][0].T) for n in names]
     return {
         "registered": len(names),
         "total": len(truth),
@@ -97,7 +95,10 @@ def score_demo(render_dir: Path, job_dir: Path, job: Any) -> list[str]:
     metrics = train.metrics if train is not None else {}
     if metrics.get("psnr") is not None:
         views = metrics.get("n_test_views")
-        lines.append(f"  held-out PSNR           {float(metrics['psnr']):.2f} dB" + (f" over {views} views" if views else ""))
+        lines.append(
+            f"  held-out PSNR           {float(metrics['psnr']):.2f} dB"
+            + (f" over {views} views" if views else "")
+        )
     else:
         lines.append("  held-out PSNR           not available")
     return lines

@@ -17,7 +17,7 @@ BAR_WIDTH = 24
 def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -34,7 +34,9 @@ def progress_line(stage: str, progress: dict[str, Any] | None) -> str:
         return f"{stage:<9}running{phase}"
     step, total = int(progress.get("step", 0)), int(progress["total"])
     filled = min(BAR_WIDTH, int(BAR_WIDTH * step / total)) if total else 0
-    parts = [f"{stage:<9}[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {step}/{total} {100 * step / total:3.0f}%"]
+    parts = [
+        f"{stage:<9}[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {step}/{total} {100 * step / total:3.0f}%"
+    ]
     if progress.get("eta_s") is not None:
         parts.append(f"ETA {duration_text(progress['eta_s'])}")
     if progress.get("psnr") is not None:

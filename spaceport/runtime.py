@@ -130,9 +130,13 @@ class LocalRuntime:
         self.pipeline = local_pipeline(self.view_port)
         self.db = Database(self.data_dir / DB_NAME)
         self.bus = SqliteEventBus(self.db, max_receive_count=self.pipeline.max_receive_count)
-        self.store = FileObjectStore(self.data_dir, link_base_url=self.link_base_url, on_created=self._object_created)
+        self.store = FileObjectStore(
+            self.data_dir, link_base_url=self.link_base_url, on_created=self._object_created
+        )
         self.table = SqliteJobTable(self.db)
-        self.launcher = SubprocessLauncher(self.db, self.store, self.bus, self.data_dir / "runs", command=self.command)
+        self.launcher = SubprocessLauncher(
+            self.db, self.store, self.bus, self.data_dir / "runs", command=self.command
+        )
         self.mailer = OutboxMailer(self.data_dir / "outbox", smtp=self.smtp)
         self.ports = Ports(
             store=self.store, bus=self.bus, table=self.table, launcher=self.launcher, mailer=self.mailer
@@ -216,7 +220,9 @@ class LocalRuntime:
         except Exception as exc:  # noqa: BLE001 - SQS semantics: a failed message comes back later
             ok = False
             delay = self.retry_delay_s * 2 ** (message.envelope.receive_count - 1)
-            self.bus.retry_later(message.receipt, delay, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            self.bus.retry_later(
+                message.receipt, delay, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            )
         else:
             self.bus.delete(message.receipt)
         hop = Hop(

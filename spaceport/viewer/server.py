@@ -78,10 +78,10 @@ class ViewerHandler(SimpleHTTPRequestHandler):
         self.job = job
         super().__init__(*args, directory=str(viewer_dir), **kw)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: the CLI prints the url
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         path = unquote(urlsplit(self.path).path)
         if path in ("/", "/index.html"):
             self._send(PAGE.read_bytes(), "text/html; charset=utf-8")
@@ -99,7 +99,7 @@ class ViewerHandler(SimpleHTTPRequestHandler):
         else:
             self.send_error(HTTPStatus.NOT_FOUND)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
 
     def _send(self, body: bytes, content_type: str) -> None:
@@ -113,7 +113,11 @@ class ViewerHandler(SimpleHTTPRequestHandler):
     def _send_file(self, root: Path, relative: str) -> None:
         root = root.resolve()
         target = (root / relative).resolve()
-        if not target.is_relative_to(root) or not target.is_file() or any(p.startswith(".") for p in target.relative_to(root).parts):
+        if (
+            not target.is_relative_to(root)
+            or not target.is_file()
+            or any(p.startswith(".") for p in target.relative_to(root).parts)
+        ):
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

@@ -47,12 +47,16 @@ def runtime(tmp_path, monkeypatch) -> LocalRuntime:
 
 def submit(runtime: LocalRuntime) -> str:
     write_photos(runtime.inbox_dir("set"))
-    job = submit_job(SubmitRequest(inbox="set", email="a@example.com"), "local", runtime.ports, runtime.pipeline)
+    job = submit_job(
+        SubmitRequest(inbox="set", email="a@example.com"), "local", runtime.ports, runtime.pipeline
+    )
     return job.job_id
 
 
 def drive(runtime: LocalRuntime, job_id: str) -> None:
-    assert runtime.drive(lambda: runtime.settled(job_id) or runtime.stuck(job_id), timeout_s=90), "job did not settle"
+    assert runtime.drive(lambda: runtime.settled(job_id) or runtime.stuck(job_id), timeout_s=90), (
+        "job did not settle"
+    )
 
 
 def emails_for(runtime: LocalRuntime, job_id: str) -> list[Path]:
@@ -113,7 +117,9 @@ def test_a_poison_message_is_dead_lettered_and_its_job_failed_on_the_last_delive
 def test_a_manifest_dropped_into_the_inbox_submits_a_job(runtime):
     write_photos(runtime.inbox_dir("drop"))
     with runtime.running():
-        runtime.store.put_bytes("s3://spaceport/inbox/drop/job.json", json.dumps({"email": "b@example.com"}).encode())
+        runtime.store.put_bytes(
+            "s3://spaceport/inbox/drop/job.json", json.dumps({"email": "b@example.com"}).encode()
+        )
         runtime.step()
         (job,) = runtime.table.list_all()
         drive(runtime, job.job_id)
@@ -129,7 +135,12 @@ def _cli(args: list[str], data: Path, **kw) -> subprocess.Popen:
     }
     return subprocess.Popen(
         [sys.executable, "-m", "spaceport.cli", *args, "--data-dir", str(data)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
     )
 
 
@@ -163,9 +174,12 @@ def test_killing_everything_mid_training_then_resume_finishes_without_redoing_st
     metrics = json.loads((data / f"spaceport/jobs/{job_id}/train/metrics.json").read_text())
     assert metrics["resumed_from"] >= 5  # training went on from its checkpoint
     assert runtime.table.get(job_id).state is JobState.SUCCEEDED
-    view = subprocess.run(
+    view = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
         [sys.executable, "-m", "spaceport.cli", "view", "x" * 20, "--no-browser", "--data-dir", str(data)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert view.returncode == 2 and "no job" in view.stderr
 
@@ -182,14 +196,17 @@ def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
     runtime = LocalRuntime(data)
     (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
     assert train["status"] == "interrupted"
-    status = subprocess.run(
+    status = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
         [sys.executable, "-m", "spaceport.cli", "status", job_id, "--data-dir", str(data)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert status.returncode == 0
     assert "train_running" in status.stdout and f"spaceport resume {job_id}" in status.stdout
     resume = _cli(["resume", job_id], data)
-    out, err = resume.communicate(timeout=90)
+    _, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
     assert runtime.table.get(job_id).state is JobState.SUCCEEDED
 
@@ -206,6 +223,10 @@ def test_stop_after_sfm_leaves_the_job_resumable_and_resume_does_not_redo_sfm(tm
     assert job.state is JobState.SFM_DONE
     assert [r["stage"] for r in runtime.launcher.runs(job.job_id)] == ["sfm"]
     resume = _cli(["resume", job.job_id], data)
-    out, err = resume.communicate(timeout=90)
+    _, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
-    assert {r["stage"]: r["starts"] for r in runtime.launcher.runs(job.job_id)} == {"sfm": 1, "train": 1, "compress": 1}
+    assert {r["stage"]: r["starts"] for r in runtime.launcher.runs(job.job_id)} == {
+        "sfm": 1,
+        "train": 1,
+        "compress": 1,
+    }

@@ -20,7 +20,7 @@ from PIL import Image
 from spaceport.viewer.server import ViewerMissing, find_viewer_package, make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from cdp import Browser  # noqa: E402
+from cdp import Browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 JOB = "v" * 20
@@ -87,8 +87,12 @@ def test_view_serves_the_job_model_and_the_browser_draws_the_scene(tmp_path):
     data = tmp_path / "data"
     job_dir = data / "spaceport/jobs" / JOB
     write_model_sog(job_dir)
-    info = {"content": f"/files/spaceport/jobs/{JOB}/compress/model.sog", "settings": "/settings.json",
-            "report": None, "summary": f"job {JOB}"}
+    info = {
+        "content": f"/files/spaceport/jobs/{JOB}/compress/model.sog",
+        "settings": "/settings.json",
+        "report": None,
+        "summary": f"job {JOB}",
+    }
     server = make_server(data, job=info)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     browser = Browser(CHROMIUM, tmp_path / "profile")
@@ -120,7 +124,11 @@ def test_server_refuses_paths_outside_the_data_dir(tmp_path):
         base = f"http://127.0.0.1:{server.server_address[1]}"
         with urllib.request.urlopen(f"{base}/settings.json") as response:
             assert b'"version": 2' in response.read()
-        for path in ("/files/../secret.txt", "/files/%2e%2e/secret.txt", "/supersplat/../../../../etc/passwd"):
+        for path in (
+            "/files/../secret.txt",
+            "/files/%2e%2e/secret.txt",
+            "/supersplat/../../../../etc/passwd",
+        ):
             with pytest.raises(urllib.error.HTTPError) as info:
                 urllib.request.urlopen(base + path)
             assert info.value.code == 404

@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import Any
 
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 )
 
@@ -30,11 +37,19 @@ class Browser:
             os.dup2(read_end, 3)
             os.dup2(write_end, 4)
 
-        self._proc = subprocess.Popen(  # noqa: S603 - a test's own browser
-            [chromium, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-             "--remote-debugging-pipe", "about:blank"],
-            close_fds=False, preexec_fn=wire,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        self._proc = subprocess.Popen(
+            [
+                chromium,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            close_fds=False,
+            preexec_fn=wire,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -42,7 +57,9 @@ class Browser:
         self._next_id = 0
         self.width, self.height = width, height
 
-    def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -58,7 +75,9 @@ class Browser:
     def open(self, url: str) -> str:
         """A new page at `url`; returns the session id to talk to it."""
         target = self.call("Target.createTarget", {"url": "about:blank"})
-        session = self.call("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
+        session = self.call("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})[
+            "sessionId"
+        ]
         self.call("Page.enable", session=session)
         self.call(
             "Emulation.setDeviceMetricsOverride",

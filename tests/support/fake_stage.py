@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pydantic import BaseModel, ConfigDict  # noqa: E402
+from pydantic import BaseModel, ConfigDict
 
-from shared.causes import CauseCode  # noqa: E402
-from shared.container import stage_main  # noqa: E402
-from shared.stage import ProgressReporter, StageFailure, StageName  # noqa: E402
+from shared.causes import CauseCode
+from shared.container import stage_main
+from shared.stage import ProgressReporter, StageFailure, StageName
 
 STEPS = 40
 

@@ -1,10 +1,10 @@
 """Local adapters for every port: the same service logic runs on one machine.
 
-    FileObjectStore   ObjectStore: s3://<bucket>/<key> is <root>/<bucket>/<key>
-    SqliteEventBus    EventBus plus SQS-like queues (visibility, receive count, dead letters)
-    SqliteJobTable    JobTable with DynamoDB's conditional-write semantics
-    SubprocessLauncher StageLauncher: stage programs as subprocesses, SageMaker-shaped events
-    OutboxMailer      Mailer: .eml files in an outbox, plus SMTP when configured
+FileObjectStore   ObjectStore: s3://<bucket>/<key> is <root>/<bucket>/<key>
+SqliteEventBus    EventBus plus SQS-like queues (visibility, receive count, dead letters)
+SqliteJobTable    JobTable with DynamoDB's conditional-write semantics
+SubprocessLauncher StageLauncher: stage programs as subprocesses, SageMaker-shaped events
+OutboxMailer      Mailer: .eml files in an outbox, plus SMTP when configured
 """
 
 from shared.adapters.local.db import Database

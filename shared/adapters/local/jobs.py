@@ -64,7 +64,8 @@ class SqliteJobTable:
                 _set_path(body, path, _plain(value))
             Job.model_validate(body)  # refuse a write that would make the record unreadable
             conn.execute(
-                "UPDATE jobs SET state = ?, body = ? WHERE job_id = ?", (body["state"], json.dumps(body), job_id)
+                "UPDATE jobs SET state = ?, body = ? WHERE job_id = ?",
+                (body["state"], json.dumps(body), job_id),
             )
         return True
 

@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from shared.adapters.local.db import Database
 from shared.adapters.local.store import FileObjectStore
-from shared.events import PROCESSING_STATE_CHANGE, SAGEMAKER_SOURCE, TRAINING_STATE_CHANGE
 from shared.causes import CauseCode, advice_for
+from shared.events import PROCESSING_STATE_CHANGE, SAGEMAKER_SOURCE, TRAINING_STATE_CHANGE
 from shared.layout import checkpoint_uri, split_uri
 from shared.ports import StageRun
 from shared.stage import FAILURE_FILE, METRICS_FILE, PROGRESS_FILE, FailureReport
@@ -131,7 +131,10 @@ class SubprocessLauncher:
                 going += 1
             else:
                 self._finish(
-                    row, "Failed", failure=f"process ended without a result {row['starts']} times", exit_code=None
+                    row,
+                    "Failed",
+                    failure=f"process ended without a result {row['starts']} times",
+                    exit_code=None,
                 )
         return going
 
@@ -143,13 +146,17 @@ class SubprocessLauncher:
             if row["run_name"] in self._procs or self._alive(row):
                 self._kill(row)
                 with self._db.transaction() as conn:
-                    conn.execute("UPDATE runs SET status = 'interrupted' WHERE run_name = ?", (row["run_name"],))
+                    conn.execute(
+                        "UPDATE runs SET status = 'interrupted' WHERE run_name = ?", (row["run_name"],)
+                    )
                 stopped.append(row["run_name"])
         return stopped
 
     def runs(self, job_id: str) -> list[dict[str, Any]]:
         with self._db.connect() as conn:
-            rows = conn.execute("SELECT * FROM runs WHERE job_id = ? ORDER BY started_at", (job_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE job_id = ? ORDER BY started_at", (job_id,)
+            ).fetchall()
         return [dict(row) for row in rows]
 
     def active(self, job_id: str | None = None) -> list[dict[str, Any]]:
@@ -184,11 +191,18 @@ class SubprocessLauncher:
         env = dict(os.environ if self._env is None else self._env)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         with log_path.open("ab") as log:
-            log.write(f"\n--- {'restart' if restart else 'start'} {time.ctime()}: {' '.join(argv)}\n".encode())
+            log.write(
+                f"\n--- {'restart' if restart else 'start'} {time.ctime()}: {' '.join(argv)}\n".encode()
+            )
             log.flush()
-            proc = subprocess.Popen(  # noqa: S603 - our own program, argv list
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=REPO_ROOT, env=env, start_new_session=True,
+            proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO_ROOT,
+                env=env,
+                start_new_session=True,
             )
         self._procs[run.run_name] = proc
         now = self._clock()
@@ -204,8 +218,16 @@ class SubprocessLauncher:
                     "INSERT INTO runs (run_name, stage, job_id, status, pid, command, output_dir, log_path,"
                     " started_at, max_runtime_s, run_json) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        run.run_name, run.stage, run.job_id, proc.pid, json.dumps(argv), str(out_dir),
-                        str(log_path), now, int(run.max_runtime_s), json.dumps(asdict(run)),
+                        run.run_name,
+                        run.stage,
+                        run.job_id,
+                        proc.pid,
+                        json.dumps(argv),
+                        str(out_dir),
+                        str(log_path),
+                        now,
+                        int(run.max_runtime_s),
+                        json.dumps(asdict(run)),
                     ),
                 )
 
@@ -236,8 +258,10 @@ class SubprocessLauncher:
             )
             if cursor.rowcount == 0:
                 return
-        self._bus.publish_raw(SAGEMAKER_SOURCE, *state_change(row["stage"], row["run_name"], status,
-                                                            row["started_at"], now, failure))
+        self._bus.publish_raw(
+            SAGEMAKER_SOURCE,
+            *state_change(row["stage"], row["run_name"], status, row["started_at"], now, failure),
+        )
 
     def _kill(self, row: Any) -> None:
         proc = self._procs.pop(row["run_name"], None)
@@ -276,7 +300,7 @@ class SubprocessLauncher:
 
     def _rows(self, where: str) -> list[Any]:
         with self._db.connect() as conn:
-            return conn.execute(f"SELECT * FROM runs WHERE {where} ORDER BY started_at").fetchall()  # noqa: S608
+            return conn.execute(f"SELECT * FROM runs WHERE {where} ORDER BY started_at").fetchall()
 
 
 def state_change(
@@ -341,4 +365,3 @@ def _tail(path: Path) -> str:
             return handle.read().decode(errors="replace").strip()
     except OSError:
         return ""
-

@@ -26,7 +26,9 @@ class SmtpSettings:
 
 
 class OutboxMailer:
-    def __init__(self, outbox: Path, sender: str = "Spaceport <spaceport@localhost>", smtp: SmtpSettings | None = None):
+    def __init__(
+        self, outbox: Path, sender: str = "Spaceport <spaceport@localhost>", smtp: SmtpSettings | None = None
+    ):
         self.outbox = Path(outbox)
         self._sender = sender
         self._smtp = smtp

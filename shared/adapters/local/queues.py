@@ -21,12 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.adapters.local.db import Database
 from shared.events import EVENT_SOURCE, Event
 from shared.layout import parse_sagemaker_job_name
 from shared.ports import Envelope
 from shared.routing import JOB_NAME_FIELDS, consumers_of
-
-from shared.adapters.local.db import Database
 
 Clock = Callable[[], float]
 
@@ -171,7 +170,9 @@ class SqliteEventBus:
         with self._db.connect() as conn:
             if queues:
                 marks = ",".join("?" for _ in queues)
-                row = conn.execute(f"SELECT MIN(visible_at) FROM messages WHERE queue IN ({marks})", queues).fetchone()
+                row = conn.execute(
+                    f"SELECT MIN(visible_at) FROM messages WHERE queue IN ({marks})", queues
+                ).fetchone()
             else:
                 row = conn.execute("SELECT MIN(visible_at) FROM messages").fetchone()
         return row[0]
@@ -188,7 +189,9 @@ class SqliteEventBus:
             if job_id is None:
                 rows = conn.execute("SELECT * FROM dead_letters ORDER BY id").fetchall()
             else:
-                rows = conn.execute("SELECT * FROM dead_letters WHERE job_id = ? ORDER BY id", (job_id,)).fetchall()
+                rows = conn.execute(
+                    "SELECT * FROM dead_letters WHERE job_id = ? ORDER BY id", (job_id,)
+                ).fetchall()
         return [
             DeadLetter(
                 queue=row["queue"],

@@ -23,7 +23,9 @@ CreatedHook = Callable[[str, str, int, str], None]
 
 
 class FileObjectStore:
-    def __init__(self, root: Path, *, link_base_url: str | None = None, on_created: CreatedHook | None = None):
+    def __init__(
+        self, root: Path, *, link_base_url: str | None = None, on_created: CreatedHook | None = None
+    ):
         self.root = Path(root).resolve()
         self.link_base_url = link_base_url.rstrip("/") if link_base_url else None
         self._on_created = on_created

@@ -27,13 +27,19 @@ class FakeApi(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
-        FakeApi.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers),
-                                 "body": json.loads(self.rfile.read(length))})
+        FakeApi.requests.append(
+            {
+                "method": "POST",
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": json.loads(self.rfile.read(length)),
+            }
+        )
         self._reply({"job_id": "c" * 20, "state": "submitted"})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         FakeApi.requests.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
         self._reply({"job_id": "c" * 20, "state": "train_running"})
 
@@ -50,8 +56,11 @@ def api():
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret",
-                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIDTEST",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         boto3.client("s3", region_name="eu-west-1").create_bucket(
@@ -66,8 +75,22 @@ def test_submit_uploads_the_photos_to_the_inbox_and_posts_a_signed_request(tmp_p
     for index in range(3):
         (photos / f"IMG_{index}.jpg").write_bytes(b"\xff\xd8" + bytes([index]) * 100)
     (photos / "notes.txt").write_text("not a photo")
-    code = cli.main(["submit", str(photos), "--email", "a@example.com", "--name", "roof-1",
-                     "--api-url", api, "--bucket", "uploads", "--region", "eu-west-1"])
+    code = cli.main(
+        [
+            "submit",
+            str(photos),
+            "--email",
+            "a@example.com",
+            "--name",
+            "roof-1",
+            "--api-url",
+            api,
+            "--bucket",
+            "uploads",
+            "--region",
+            "eu-west-1",
+        ]
+    )
     assert code == cli.EXIT_OK, capsys.readouterr().err
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="uploads")["Contents"]]
     assert sorted(keys) == ["inbox/roof-1/IMG_0.jpg", "inbox/roof-1/IMG_1.jpg", "inbox/roof-1/IMG_2.jpg"]
@@ -93,5 +116,8 @@ def test_submit_without_a_bucket_says_which_setting_is_missing(tmp_path, api, aw
     photos = tmp_path / "p"
     photos.mkdir()
     (photos / "a.jpg").write_bytes(b"\xff\xd8")
-    assert cli.main(["submit", str(photos), "--email", "a@example.com", "--api-url", api]) == cli.EXIT_ENVIRONMENT
+    assert (
+        cli.main(["submit", str(photos), "--email", "a@example.com", "--api-url", api])
+        == cli.EXIT_ENVIRONMENT
+    )
     assert "SPACEPORT_BUCKET" in capsys.readouterr().err

@@ -15,7 +15,9 @@ from spaceport.progress import ProgressView, duration_text, progress_line
 
 
 def test_progress_line_shows_steps_eta_and_psnr():
-    line = progress_line("train", {"phase": "train", "step": 1500, "total": 3000, "eta_s": 130, "psnr": 23.456})
+    line = progress_line(
+        "train", {"phase": "train", "step": 1500, "total": 3000, "eta_s": 130, "psnr": 23.456}
+    )
     assert "1500/3000" in line and "50%" in line
     assert "ETA 2m10s" in line
     assert "PSNR 23.46" in line
@@ -28,10 +30,24 @@ def test_duration_text_picks_the_largest_unit():
 
 def test_progress_view_prints_each_finished_stage_once_on_a_non_terminal(tmp_path):
     now = datetime.now(UTC)
-    job = Job(job_id="a" * 20, owner="o", email="a@example.com", inbox_uri="s3://b/inbox/x/", options=JobOptions(),
-              photo_count=9, photo_bytes=1, created_at=now, updated_at=now)
-    job.stages["sfm"] = StageRecord(status="succeeded", run_name="r", started_at=now, duration_s=42.0,
-                                    metrics={"images_in": 9, "images_registered": 8, "points3d": 500})
+    job = Job(
+        job_id="a" * 20,
+        owner="o",
+        email="a@example.com",
+        inbox_uri="s3://b/inbox/x/",
+        options=JobOptions(),
+        photo_count=9,
+        photo_bytes=1,
+        created_at=now,
+        updated_at=now,
+    )
+    job.stages["sfm"] = StageRecord(
+        status="succeeded",
+        run_name="r",
+        started_at=now,
+        duration_s=42.0,
+        metrics={"images_in": 9, "images_registered": 8, "points3d": 500},
+    )
     out = io.StringIO()
     view = ProgressView(out)
     view.update(job, lambda stage: tmp_path / stage)

@@ -14,8 +14,15 @@ from shared.options import JobOptions
 def make_job(job_id: str = "a" * 20, owner: str = "local", created: datetime | None = None) -> Job:
     now = created or datetime.now(UTC)
     return Job(
-        job_id=job_id, owner=owner, email="a@example.com", inbox_uri="s3://b/inbox/x/", options=JobOptions(),
-        photo_count=9, photo_bytes=100, created_at=now, updated_at=now,
+        job_id=job_id,
+        owner=owner,
+        email="a@example.com",
+        inbox_uri="s3://b/inbox/x/",
+        options=JobOptions(),
+        photo_count=9,
+        photo_bytes=100,
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -32,9 +39,15 @@ def test_create_refuses_a_second_job_with_the_same_id(table):
 
 def test_update_applies_only_from_an_allowed_state(table):
     table.create(make_job())
-    assert table.update("a" * 20, allowed_from=frozenset({JobState.SFM_DONE}), state=JobState.TRAIN_RUNNING) is False
+    assert (
+        table.update("a" * 20, allowed_from=frozenset({JobState.SFM_DONE}), state=JobState.TRAIN_RUNNING)
+        is False
+    )
     assert table.get("a" * 20).state is JobState.SUBMITTED
-    assert table.update("a" * 20, allowed_from=frozenset({JobState.SUBMITTED}), state=JobState.SFM_RUNNING) is True
+    assert (
+        table.update("a" * 20, allowed_from=frozenset({JobState.SUBMITTED}), state=JobState.SFM_RUNNING)
+        is True
+    )
     assert table.get("a" * 20).state is JobState.SFM_RUNNING
 
 
@@ -67,7 +80,10 @@ def test_update_without_state_keeps_the_state(table):
 def test_final_state_refuses_further_transitions(table):
     table.create(make_job())
     table.update("a" * 20, allowed_from=states_before(JobState.FAILED), state=JobState.FAILED)
-    assert table.update("a" * 20, allowed_from=states_before(JobState.SUCCEEDED), state=JobState.SUCCEEDED) is False
+    assert (
+        table.update("a" * 20, allowed_from=states_before(JobState.SUCCEEDED), state=JobState.SUCCEEDED)
+        is False
+    )
 
 
 def test_notification_claim_is_exclusive_until_its_lease_expires(table):

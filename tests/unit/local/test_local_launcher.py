@@ -38,7 +38,10 @@ def env(tmp_path, monkeypatch):
     store = FileObjectStore(tmp_path / "data")
     bus = Recorder()
     launcher = SubprocessLauncher(
-        Database(tmp_path / "db.sqlite"), store, bus, tmp_path / "runs",
+        Database(tmp_path / "db.sqlite"),
+        store,
+        bus,
+        tmp_path / "runs",
         command=lambda stage: [sys.executable, str(FAKE), stage],
     )
     inbox = store.path_of("s3://bkt/inbox/x/")
@@ -49,9 +52,15 @@ def env(tmp_path, monkeypatch):
 
 def sfm_run(name: str = f"spaceport-sfm-{JOB}-a1") -> StageRun:
     return StageRun(
-        stage="sfm", run_name=name, job_id=JOB, input_uri="s3://bkt/inbox/x/",
-        output_uri=f"s3://bkt/jobs/{JOB}/sfm/", config={"matcher": "auto"},
-        config_uri=f"s3://bkt/jobs/{JOB}/config/sfm/", instance_type="local", max_runtime_s=600,
+        stage="sfm",
+        run_name=name,
+        job_id=JOB,
+        input_uri="s3://bkt/inbox/x/",
+        output_uri=f"s3://bkt/jobs/{JOB}/sfm/",
+        config={"matcher": "auto"},
+        config_uri=f"s3://bkt/jobs/{JOB}/config/sfm/",
+        instance_type="local",
+        max_runtime_s=600,
     )
 
 
@@ -109,9 +118,15 @@ def test_training_gets_a_checkpoint_folder_and_reports_a_training_state_change(e
     (sfm / "sparse/0").mkdir(parents=True)
     (sfm / "sparse/0/cameras.txt").write_text("x")
     run = StageRun(
-        stage="train", run_name=f"spaceport-train-{JOB}-a1", job_id=JOB, input_uri=f"s3://bkt/jobs/{JOB}/sfm/",
-        output_uri=f"s3://bkt/jobs/{JOB}/train/", config={"checkpoint_dir": "/opt/ml/checkpoints"},
-        config_uri="s3://bkt/c/", instance_type="local", max_runtime_s=600,
+        stage="train",
+        run_name=f"spaceport-train-{JOB}-a1",
+        job_id=JOB,
+        input_uri=f"s3://bkt/jobs/{JOB}/sfm/",
+        output_uri=f"s3://bkt/jobs/{JOB}/train/",
+        config={"checkpoint_dir": "/opt/ml/checkpoints"},
+        config_uri="s3://bkt/c/",
+        instance_type="local",
+        max_runtime_s=600,
         checkpoint_uri=f"s3://bkt/jobs/{JOB}/train-checkpoints/",
     )
     launcher.launch(run)
@@ -126,8 +141,14 @@ def train_run(store: FileObjectStore) -> StageRun:
     (sfm / "sparse/0").mkdir(parents=True, exist_ok=True)
     (sfm / "sparse/0/cameras.txt").write_text("x")
     return StageRun(
-        stage="train", run_name=f"spaceport-train-{JOB}-a1", job_id=JOB, input_uri=f"s3://bkt/jobs/{JOB}/sfm/",
-        output_uri=f"s3://bkt/jobs/{JOB}/train/", config={}, config_uri="s3://bkt/c/", instance_type="local",
+        stage="train",
+        run_name=f"spaceport-train-{JOB}-a1",
+        job_id=JOB,
+        input_uri=f"s3://bkt/jobs/{JOB}/sfm/",
+        output_uri=f"s3://bkt/jobs/{JOB}/train/",
+        config={},
+        config_uri="s3://bkt/c/",
+        instance_type="local",
         max_runtime_s=600,
     )
 
@@ -169,7 +190,10 @@ def test_a_run_that_died_without_a_result_is_restarted_by_a_new_launcher(env, tm
     os.killpg(row["pid"], signal.SIGKILL)  # the machine "crashed" while nobody watched
     launcher._procs[run.run_name].wait()
     fresh = SubprocessLauncher(
-        Database(tmp_path / "db.sqlite"), store, bus, tmp_path / "runs",
+        Database(tmp_path / "db.sqlite"),
+        store,
+        bus,
+        tmp_path / "runs",
         command=lambda stage: [sys.executable, str(FAKE), stage],
     )
     wait(fresh)

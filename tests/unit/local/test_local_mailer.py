@@ -11,7 +11,9 @@ from shared.adapters.local import OutboxMailer, SmtpSettings
 from shared.errors import TransientError
 from shared.ports import Email
 
-MESSAGE = Email(to="a@example.com", subject="Your 3D model is ready", text="plain body", html="<p>html body</p>")
+MESSAGE = Email(
+    to="a@example.com", subject="Your 3D model is ready", text="plain body", html="<p>html body</p>"
+)
 
 
 def test_each_email_is_an_eml_file_with_text_and_html_alternatives(tmp_path):
@@ -23,8 +25,11 @@ def test_each_email_is_an_eml_file_with_text_and_html_alternatives(tmp_path):
     assert parsed["Subject"] == "Your 3D model is ready"
     assert message_id in parsed["Message-ID"]
     assert parsed.get_content_type() == "multipart/alternative"
-    parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in parsed.walk()
-             if not part.is_multipart()}
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in parsed.walk()
+        if not part.is_multipart()
+    }
     assert "plain body" in parts["text/plain"]
     assert "<p>html body</p>" in parts["text/html"]
 
@@ -39,7 +44,9 @@ def test_an_unreachable_smtp_server_is_a_transient_error_after_the_outbox_copy(t
     with socket.socket() as probe:  # a port with nothing listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    mailer = OutboxMailer(tmp_path, smtp=SmtpSettings(host="127.0.0.1", port=port, starttls=False, timeout_s=2))
+    mailer = OutboxMailer(
+        tmp_path, smtp=SmtpSettings(host="127.0.0.1", port=port, starttls=False, timeout_s=2)
+    )
     with pytest.raises(TransientError):
         mailer.send(MESSAGE)
     assert len(list(tmp_path.glob("*.eml"))) == 1

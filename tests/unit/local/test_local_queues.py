@@ -26,12 +26,19 @@ def clock() -> Clock:
 
 @pytest.fixture
 def bus(tmp_path, clock) -> SqliteEventBus:
-    return SqliteEventBus(Database(tmp_path / "db.sqlite"), max_receive_count=3, visibility_timeout_s=30, clock=clock)
+    return SqliteEventBus(
+        Database(tmp_path / "db.sqlite"), max_receive_count=3, visibility_timeout_s=30, clock=clock
+    )
 
 
 def submitted() -> JobSubmitted:
     return JobSubmitted(
-        job_id=JOB, owner="local", email="a@example.com", inbox_uri="s3://b/inbox/x/", photo_count=9, photo_bytes=1
+        job_id=JOB,
+        owner="local",
+        email="a@example.com",
+        inbox_uri="s3://b/inbox/x/",
+        photo_count=9,
+        photo_bytes=1,
     )
 
 
@@ -115,10 +122,18 @@ def test_manifest_upload_event_reaches_ingest(bus):
 
 
 def test_one_event_fans_out_to_every_consumer_with_independent_deliveries(bus):
-    bus.publish(SfmCompleted(
-        job_id=JOB, sfm_uri="s3://b/jobs/x/sfm/", images_total=9, images_registered=9, points=10,
-        reprojection_error_px=0.5, matcher="exhaustive", duration_s=1.0,
-    ))
+    bus.publish(
+        SfmCompleted(
+            job_id=JOB,
+            sfm_uri="s3://b/jobs/x/sfm/",
+            images_total=9,
+            images_registered=9,
+            points=10,
+            reprojection_error_px=0.5,
+            matcher="exhaustive",
+            duration_s=1.0,
+        )
+    )
     (message,) = bus.receive("train")
     bus.delete(message.receipt)
     assert bus.events(JOB)[0]["consumers"] == "train"

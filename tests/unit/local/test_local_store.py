@@ -36,7 +36,8 @@ def test_list_uses_key_prefix_semantics(store):
     for key in ("inbox/ab/1.jpg", "inbox/ab/sub/2.jpg", "inbox/abc/3.jpg", "jobs/x"):
         store.put_bytes(f"s3://bkt/{key}", b"1")
     assert [o.uri for o in store.list("s3://bkt/inbox/ab/")] == [
-        "s3://bkt/inbox/ab/1.jpg", "s3://bkt/inbox/ab/sub/2.jpg"
+        "s3://bkt/inbox/ab/1.jpg",
+        "s3://bkt/inbox/ab/sub/2.jpg",
     ]
     assert len(store.list("s3://bkt/inbox/ab")) == 3
     assert store.list("s3://bkt/none/") == []
