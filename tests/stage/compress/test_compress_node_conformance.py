@@ -75,3 +75,15 @@ def test_we_read_the_reference_tools_sog(tmp_path: Path) -> None:
     assert np.median(distance) < 1e-3 and distance.max() < 0.01  # truncated 16-bit log positions
     err = codec_error(splats.take(match), ours)
     assert err.rotation_p50_deg < 1.0 and err.log_scale_rms < 0.05 and err.sh0_rms < 0.05
+
+
+def test_reference_tool_reads_the_stage_output(tmp_path: Path) -> None:
+    # GIVEN the stage's standard output (reduced tables, rounded positions, canonical rotations)
+    from services.compress.container.config import Config
+    from services.compress.container.program import run
+
+    write_ply(tmp_path / "model.ply", synthetic_splats(2000, sh_degree=2, seed=7))
+    run(Config(sh_iterations=2), tmp_path, tmp_path / "out")
+    # WHEN splat-transform converts model.sog THEN it decodes exactly what our reader decodes
+    _convert(str(tmp_path / "out" / "model.sog"), str(tmp_path / "back.ply"))
+    _assert_same(read_ply(tmp_path / "back.ply"), read_sog(tmp_path / "out" / "model.sog"))
