@@ -54,7 +54,7 @@ def done_line(stage: str, record: Any) -> str:
         if "points3d" in metrics:
             facts.append(f"{metrics['points3d']} points")
     if stage == "train":
-        gaussians = metrics.get("n_gaussians", metrics.get("num_gaussians"))
+        gaussians = metrics.get("n_gaussians")
         if gaussians is not None:
             facts.append(f"{gaussians} Gaussians")
         if metrics.get("psnr") is not None:

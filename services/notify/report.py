@@ -80,8 +80,8 @@ def build_report(
             "psnr": _pick(train, "psnr"),
             "ssim": _pick(train, "ssim"),
             "lpips": _pick(train, "lpips"),
-            "gaussians": _pick(train, "num_gaussians"),
-            "eval_views": _pick(train, "num_eval_views"),
+            "gaussians": _pick(train, "n_gaussians"),
+            "eval_views": _pick(train, "n_test_views"),
         },
         "model": {
             "ply_bytes": _pick(compress, "ply_bytes"),

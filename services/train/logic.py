@@ -27,7 +27,7 @@ def completed(job: Job, metrics: dict[str, Any], output_uri: str, seconds: float
         job_id=job.job_id,
         train_uri=output_uri,
         model_uri=output_uri + "model.ply",
-        gaussians=int(metrics["num_gaussians"]),
+        gaussians=int(metrics["n_gaussians"]),
         psnr=_optional_float(metrics.get("psnr")),
         ssim=_optional_float(metrics.get("ssim")),
         lpips=_optional_float(metrics.get("lpips")),

@@ -74,9 +74,9 @@ def run_train(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         state.write_text(json.dumps({"step": step}))
         progress.update(step, STEPS, psnr=20.0 + step / 10)
     (out_dir / "model.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nend_header\n")
-    # n_gaussians as the train program writes it; num_gaussians as services/train/logic.py reads it
+    # n_gaussians as the train program writes it and services/train/logic.py reads it
     # (the two disagree at the time of writing; the lead is told).
-    return Metrics(n_gaussians=5000, num_gaussians=5000, psnr=24.0, resumed_from=start)
+    return Metrics(n_gaussians=5000, psnr=24.0, resumed_from=start)
 
 
 def run_compress(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:

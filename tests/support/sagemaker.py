@@ -12,8 +12,8 @@ SFM_METRICS = {
     "status": "succeeded", "images_in": 10, "images_registered": 10, "registration_ratio": 1.0, "points3d": 5000,
     "mean_reprojection_error_px": 0.61, "mean_track_length": 4.2, "matcher": "exhaustive", "georeferenced": False,
 }
-TRAIN_METRICS = {"status": "succeeded", "num_gaussians": 120_000, "psnr": 27.4, "ssim": 0.88, "lpips": None,
-                 "num_eval_views": 2}
+TRAIN_METRICS = {"status": "succeeded", "n_gaussians": 120_000, "psnr": 27.4, "ssim": 0.88, "lpips": None,
+                 "n_test_views": 2}
 COMPRESS_METRICS = {"status": "succeeded", "splats_in": 120_000, "splats_out": 118_000, "ply_bytes": 29_760_000,
                     "sog_bytes": 1_200_000, "ratio": 24.8}
 METRICS = {"sfm": SFM_METRICS, "train": TRAIN_METRICS, "compress": COMPRESS_METRICS}
