@@ -76,8 +76,8 @@ def main() -> None:
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     m = json.loads((out / "metrics.json").read_text())
-    print(json.dumps({"sfm_registered": sfm_metrics.get("n_registered", sfm_metrics.get("registered_images")),
-                      "sfm_points": sfm_metrics.get("n_points3d", sfm_metrics.get("points3d"))}))
+    print(json.dumps({"sfm_images_registered": sfm_metrics.get("images_registered"),
+                      "sfm_points3d": sfm_metrics.get("points3d")}))
     print(f"| scene | preset | threads | images (train/test) | resolution | steps | Gaussians | PSNR (dB) | SSIM "
           f"| LPIPS | train s | wall s | CPU s | steps/s | peak RSS MiB |")
     print("|---|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
