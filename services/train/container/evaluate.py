@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,30 @@ from services.train.container.data import View
 from services.train.container.trainer import Trainer
 
 
+def lpips_metric(device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """torchmetrics' LPIPS (AlexNet) when torchvision and its weights are already on disk, else None.
+
+    Never downloads: without the weights the metric is reported as null, not estimated.
+    """
+    try:
+        import torchvision  # noqa: F401 - LPIPS builds its backbone from torchvision
+        from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
+    except ImportError:
+        return None
+    if not any((Path(torch.hub.get_dir()) / "checkpoints").glob("alexnet-*.pth")):
+        return None
+    try:
+        metric = LearnedPerceptualImagePatchSimilarity(net_type="alex", normalize=True).to(device)
+    except Exception:  # noqa: BLE001 - any failure to build it means: no LPIPS
+        return None
+    return lambda a, b: metric(a, b)
+
+
 @dataclass
 class Evaluation:
     psnr: float | None  # mean over held-out views, dB
     ssim: float | None
-    lpips: float | None  # None: LPIPS weights are not available offline, never estimated
+    lpips: float | None  # None: LPIPS weights are not on disk (never downloaded, never estimated)
     n_views: int
 
 
@@ -26,14 +46,20 @@ class Evaluation:
 def evaluate(trainer: Trainer, views: list[View]) -> Evaluation:
     if not views:
         return Evaluation(psnr=None, ssim=None, lpips=None, n_views=0)
-    psnrs, ssims = [], []
+    psnrs, ssims, lpipses = [], [], []
+    lpips = lpips_metric(trainer.device)
     for view in views:
         render = render_view(trainer, view)  # [H, W, 3]
         a = render.permute(2, 0, 1)[None]
         b = view.image.to(render.device).permute(2, 0, 1)[None]
         psnrs.append(float(peak_signal_noise_ratio(a, b, data_range=1.0)))
         ssims.append(float(structural_similarity_index_measure(a, b, data_range=1.0)))
-    return Evaluation(psnr=float(np.mean(psnrs)), ssim=float(np.mean(ssims)), lpips=None, n_views=len(views))
+        if lpips is not None:
+            lpipses.append(float(lpips(a.clamp(0, 1), b)))
+    return Evaluation(
+        psnr=float(np.mean(psnrs)), ssim=float(np.mean(ssims)),
+        lpips=float(np.mean(lpipses)) if lpipses else None, n_views=len(views),
+    )
 
 
 @torch.no_grad()

@@ -26,7 +26,7 @@ class TrainMetrics(BaseModel):
     # Mean held-out PSNR (dB) and SSIM over the test views (every cfg.test_every-th image).
     psnr: float | None
     ssim: float | None
-    # LPIPS needs pretrained network weights that are not available offline: always null here.
+    # LPIPS (AlexNet) when torchvision and its weights are on disk; null otherwise (never downloaded).
     lpips: float | None
     n_test_views: int
     n_train_views: int
