@@ -18,7 +18,8 @@ class Preset(StrEnum):
     QUALITY = "quality"  # more steps, full resolution, more Gaussians
 
 
-Matcher = Literal["auto", "exhaustive", "sequential", "spatial", "vocab_tree"]
+# No vocabulary-tree matching: it needs a downloaded tree, and pycolmap aborts the process without one.
+Matcher = Literal["auto", "exhaustive", "sequential", "spatial"]
 
 
 class JobOptions(BaseModel):

@@ -31,6 +31,21 @@ _TRAIN_S = {Preset.PREVIEW: 600.0, Preset.STANDARD: 2400.0, Preset.QUALITY: 7200
 _COMPRESS_S = 300.0
 
 
+# The template's default instance per stage (infra/template.yaml parameters).
+DEFAULT_INSTANCES: dict[str, str] = {"sfm": "ml.c6i.2xlarge", "train": "ml.g4dn.xlarge", "compress": "ml.c6i.4xlarge"}
+
+
+def estimated_cloud_cost_usd(preset: Preset, photo_count: int) -> float:
+    """What the same job would cost on the default instances, from typical stage durations."""
+    return round(
+        sum(
+            USD_PER_HOUR[instance] * typical_stage_seconds(stage, preset, photo_count) / 3600.0
+            for stage, instance in DEFAULT_INSTANCES.items()
+        ),
+        2,
+    )
+
+
 def stage_cost_usd(instance_type: str, seconds: float) -> float | None:
     price = USD_PER_HOUR.get(instance_type)
     if price is None:

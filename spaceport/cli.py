@@ -154,7 +154,7 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-image-size", type=int, help="longest image side used, in pixels (256-8000)")
     parser.add_argument(
         "--matcher",
-        choices=("auto", "exhaustive", "sequential", "spatial", "vocab_tree"),
+        choices=("auto", "exhaustive", "sequential", "spatial"),
         help="feature matcher",
     )
 

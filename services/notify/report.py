@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.jobs import Job
-from shared.pricing import stage_cost_usd
+from shared.pricing import estimated_cloud_cost_usd, stage_cost_usd
 
 REPORT_SCHEMA_VERSION = 1
 STAGES = ("sfm", "train", "compress")
@@ -38,6 +38,8 @@ def cost_breakdown(job: Job) -> dict[str, Any]:
         "basis": "measured stage durations x SageMaker on-demand prices (us-east-1)",
         "per_stage": per_stage,
         "total": round(sum(known), 4) if known else None,
+        # The same job on the default cloud instances, from typical durations (for local runs).
+        "cloud_estimate": estimated_cloud_cost_usd(job.options.preset, job.photo_count),
     }
 
 
@@ -127,7 +129,11 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     for stage, info in report["stages"].items():
         rows.append((f"{stage} time", f"{duration_text(info['duration_s'])} on {info['instance_type'] or '–'}"))
-    rows.append(("Compute cost (on-demand)", "–" if cost["total"] is None else f"${cost['total']:.2f}"))
+    ran_locally = all(info["instance_type"] == "local" for info in report["stages"].values())
+    if ran_locally:
+        rows.append(("Cloud cost of this job (estimate)", f"about ${cost['cloud_estimate']:.2f}"))
+    else:
+        rows.append(("Compute cost (on-demand)", "–" if cost["total"] is None else f"${cost['total']:.2f}"))
     return rows
 
 

@@ -55,9 +55,7 @@ class Config(BaseModel):
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
         base = PRESETS[options.preset]
-        # vocab-tree matching needs a downloaded tree (and aborts the process without one): auto instead.
-        matcher: SfmMatcher = "auto" if options.matcher == "vocab_tree" else options.matcher
-        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": matcher})
+        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": options.matcher})
 
 
 PRESETS: dict[Preset, Config] = {

@@ -131,3 +131,11 @@ def test_a_success_for_a_cancelled_job_sends_nothing(world):
 def test_cost_uses_measured_durations_and_the_price_table():
     cost = cost_breakdown(done_job())
     assert cost["per_stage"] == {"sfm": 0.204, "train": 0.736, "compress": 0.136}
+
+
+def test_a_local_run_reports_what_the_cloud_would_cost(world):
+    for stage in ("sfm", "train", "compress"):
+        world.table.items[JOB_ID]["stages"][stage]["instance_type"] = "local"
+    notify.handle(success(), world.ports, PIPELINE)
+    text = world.mailer.sent[0].text
+    assert "Cloud cost of this job (estimate): about $" in text and "$0.00" not in text

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from services.sfm.container.config import PRESETS, Config
 from shared.options import JobOptions, Preset
@@ -19,8 +20,9 @@ def test_options_set_size_and_matcher_over_the_preset():
     assert cfg.max_num_features == PRESETS[Preset.PREVIEW].max_num_features
 
 
-def test_vocab_tree_request_becomes_auto():
-    assert Config.from_options(JobOptions(matcher="vocab_tree")).matcher == "auto"
+def test_vocab_tree_matching_is_not_offered():
+    with pytest.raises(ValidationError):
+        JobOptions(matcher="vocab_tree")
 
 
 def test_every_preset_is_a_valid_config():
