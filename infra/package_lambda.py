@@ -19,6 +19,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "infra" / ".lambda-src"
 PACKAGES = ("shared", "services")
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile", "tests", "*.egg-info")
+# Of a stage's container program the Lambdas import only its config (to build the job config).
+_CONTAINER_KEEP = {"__init__.py", "config.py"}
+
+
+def _skip(folder: str, names: list[str]) -> set[str]:
+    skipped = set(_SKIP(folder, names))
+    path = Path(folder)
+    if path.name == "container":
+        skipped |= {name for name in names if name not in _CONTAINER_KEEP}
+    if path.name == "adapters" and path.parent.name == "shared":
+        skipped.add("local")  # the local runtime's adapters: never used in AWS
+    return skipped
 
 
 def runtime_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
@@ -32,7 +44,7 @@ def stage(out_dir: Path = DEFAULT_OUT, root: Path = REPO_ROOT) -> Path:
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     for package in PACKAGES:
-        shutil.copytree(root / package, out_dir / package, ignore=_SKIP)
+        shutil.copytree(root / package, out_dir / package, ignore=_skip)
     requirements = runtime_requirements(root / "pyproject.toml")
     (out_dir / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
     return out_dir
