@@ -29,6 +29,12 @@ class Config(BaseModel):
     sequential_overlap: int = Field(default=10, ge=1)
     # Spatial matching: nearest GPS neighbours matched per image.
     spatial_neighbors: int = Field(default=16, ge=1)
+    # A photo pair counts as overlapping with at least this many geometrically verified matches.
+    min_pair_inliers: int = Field(default=10, ge=6)
+    # A photo is added to the model when its pose has this many 2D-3D inliers (COLMAP: 30)...
+    abs_pose_min_inliers: int = Field(default=15, ge=6)
+    # ... and at least this inlier ratio (COLMAP: 0.25); wide-baseline orbits need the slack.
+    abs_pose_min_inlier_ratio: float = Field(default=0.1, gt=0.0, le=1.0)
     # Below this registered fraction the first matcher's model is retried with exhaustive matching.
     fallback_registration_ratio: float = Field(default=0.95, ge=0.0, le=1.0)
     # Below this registered fraction the stage fails with LOW_REGISTRATION.

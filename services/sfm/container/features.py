@@ -59,7 +59,7 @@ def write_pose_priors(database: Path, positions: dict[str, np.ndarray]) -> int:
         db.close()
 
 
-def count_verified_pairs(database: Path, min_inliers: int = 15) -> int:
+def count_verified_pairs(database: Path, min_inliers: int = 10) -> int:
     import pycolmap
 
     db = pycolmap.Database.open(database)

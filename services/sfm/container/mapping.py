@@ -22,11 +22,15 @@ def reconstruct(database: Path, image_dir: Path, work_dir: Path, cfg: Config) ->
         options.num_threads = cfg.num_threads
         options.random_seed = cfg.seed
         options.min_model_size = 3
+        options.min_num_matches = cfg.min_pair_inliers
+        options.mapper.abs_pose_min_num_inliers = cfg.abs_pose_min_inliers
+        options.mapper.abs_pose_min_inlier_ratio = cfg.abs_pose_min_inlier_ratio
         models = pycolmap.incremental_mapping(database, image_dir, work_dir, options=options)
     elif cfg.mapper == "global":
         options = pycolmap.GlobalPipelineOptions()
         options.num_threads = cfg.num_threads
         options.random_seed = cfg.seed
+        options.min_num_matches = cfg.min_pair_inliers
         options.mapper.global_positioning.use_gpu = False
         options.mapper.bundle_adjustment.ceres.use_gpu = False
         models = pycolmap.global_mapping(database, image_dir, work_dir, options=options)

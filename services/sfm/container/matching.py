@@ -65,6 +65,7 @@ def run_matcher(kind: MatcherKind, database: Path, cfg: Config) -> None:
     matching.num_threads = cfg.num_threads
     verification = pycolmap.TwoViewGeometryOptions()
     verification.ransac.random_seed = cfg.seed
+    verification.min_num_inliers = cfg.min_pair_inliers
     if kind == "exhaustive":
         pycolmap.match_exhaustive(database, matching_options=matching, verification_options=verification,
                                   device=pycolmap.Device.cpu)

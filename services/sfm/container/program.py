@@ -177,7 +177,7 @@ def _registered(model) -> int:
 def _check_model(model, n: int, database: Path, plan: MatcherPlan, fallback: str | None, cfg: Config) -> None:
     matchers = plan.first + (f" then {fallback}" if fallback else "")
     if model is None or model.num_reg_images() < 3:
-        pairs = count_verified_pairs(database)
+        pairs = count_verified_pairs(database, cfg.min_pair_inliers)
         raise StageFailure(
             CauseCode.NO_OVERLAP,
             f"no camera model could be built from {n} photos ({matchers} matching): "

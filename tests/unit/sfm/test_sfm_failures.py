@@ -66,7 +66,7 @@ def test_oversized_photos_fail_with_image_too_large():
 
 
 def test_no_model_fails_with_no_overlap(tmp_path, monkeypatch):
-    monkeypatch.setattr("services.sfm.container.program.count_verified_pairs", lambda db: 2)
+    monkeypatch.setattr("services.sfm.container.program.count_verified_pairs", lambda db, min_inliers: 2)
     with pytest.raises(StageFailure) as failure:
         _check_model(None, 10, tmp_path / "db", MatcherPlan("exhaustive", None, ""), None, Config())
     assert failure.value.cause is CauseCode.NO_OVERLAP
