@@ -43,8 +43,9 @@ class Config(BaseModel):
     min_images: int = Field(default=8, ge=2)
     # A model with fewer 3D points than this fails with DEGENERATE_MODEL.
     min_points3d: int = Field(default=100, ge=0)
-    # Camera solver: incremental (COLMAP) or global (GLOMAP, built into pycolmap).
-    mapper: Mapper = "incremental"
+    # Camera solver: global (GLOMAP, built into pycolmap; registered 16/16 banana photos where
+    # incremental placed 15, see docs/bench/sfm.md) or incremental (COLMAP).
+    mapper: Mapper = "global"
     # Refine the principal point in a final bundle adjustment (kept only if it stays near the centre).
     refine_principal_point: bool = True
     # Largest accepted principal-point shift from the image centre, as a fraction of width/height.

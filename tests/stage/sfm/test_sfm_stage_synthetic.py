@@ -143,3 +143,11 @@ def test_sequential_matching_on_a_shuffled_orbit_falls_back_to_exhaustive(tmp_pa
     assert (metrics["matcher"], metrics["matcher_fallback"]) == ("sequential", "exhaustive")
     assert metrics["registration_ratio"] >= 0.9
     assert "match_fallback" in metrics["seconds"]
+
+
+def test_incremental_mapper_gives_the_same_cameras(drone_scene, tmp_path):
+    assert execute_stage(StageName.SFM, run, small_cfg(mapper="incremental"), drone_scene, tmp_path) == EXIT_OK
+    metrics = json.loads((tmp_path / METRICS_FILE).read_text())
+    assert metrics["mapper"] == "incremental" and metrics["registration_ratio"] >= 0.9
+    errors = pose_errors(poses_from_model(tmp_path / "sparse" / "0"), load_truth(drone_scene / TRUTH_FILE).poses())
+    assert errors.rotation_median_deg < 0.3
