@@ -223,12 +223,20 @@ def default_email() -> str:
     return f"{user}@spaceport.localhost"
 
 
+def _photos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
 def photo_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise CliError(f"{folder} is not a folder of photos")
-    photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+    photos = _photos_in(folder)
+    if not photos and (folder / "images").is_dir():
+        photos = _photos_in(folder / "images")  # a dataset folder (COLMAP/nerfstudio layout)
     if not photos:
-        raise CliError(f"no photos in {folder} (looked for {', '.join(sorted(PHOTO_SUFFIXES))})")
+        raise CliError(
+            f"no photos in {folder} or {folder / 'images'} (looked for {', '.join(sorted(PHOTO_SUFFIXES))})"
+        )
     return photos
 
 
