@@ -126,11 +126,11 @@ def test_a_manifest_dropped_into_the_inbox_submits_a_job(runtime):
     assert runtime.table.get(job.job_id).state is JobState.SUCCEEDED
 
 
-def _cli(args: list[str], data: Path, **kw) -> subprocess.Popen:
+def _cli(args: list[str], data: Path, fake_stage: str = "train=slow", **kw) -> subprocess.Popen:
     env = {
         **os.environ,
         "SPACEPORT_STAGE_COMMAND": f"{sys.executable} {FAKE} {{stage}}",
-        "FAKE_STAGE": "train=slow",
+        "FAKE_STAGE": fake_stage,
         "PYTHONPATH": str(REPO),
     }
     return subprocess.Popen(
@@ -182,6 +182,31 @@ def test_killing_everything_mid_training_then_resume_finishes_without_redoing_st
         timeout=60,
     )
     assert view.returncode == 2 and "no job" in view.stderr
+
+
+@pytest.mark.parametrize("stage", ["sfm", "compress"])
+def test_killing_everything_during_a_stage_then_resume_reruns_only_that_stage(tmp_path, stage):
+    photos = write_photos(tmp_path / "photos")
+    data = tmp_path / "data"
+    run = _cli(["run", str(photos), "--preset", "preview"], data, fake_stage=f"{stage}=slow")
+    deadline = time.monotonic() + 60
+    while not list((data / "spaceport/jobs").glob(f"*/{stage}/progress.json")):
+        assert time.monotonic() < deadline, f"{stage} never started"
+        time.sleep(0.05)
+    (progress,) = (data / "spaceport/jobs").glob(f"*/{stage}/progress.json")
+    job_id = progress.parts[-3]
+    run.kill()  # SIGKILL the runtime, then the stage process: nothing cleans up
+    run.communicate()
+    runtime = LocalRuntime(data)
+    (running,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == stage]
+    os.killpg(running["pid"], signal.SIGKILL)
+    resume = _cli(["resume", job_id], data, fake_stage="")
+    _, err = resume.communicate(timeout=90)
+    assert resume.returncode == 0, err
+    starts = {r["stage"]: r["starts"] for r in runtime.launcher.runs(job_id)}
+    assert starts == {"sfm": 1, "train": 1, "compress": 1, stage: 2}
+    assert runtime.table.get(job_id).state is JobState.SUCCEEDED
+    assert len(emails_for(runtime, job_id)) == 1
 
 
 def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):

@@ -5,6 +5,7 @@
 
 Behaviour per stage comes from $FAKE_STAGE (comma separated), e.g.
     "train=slow"            train takes ~STEPS * 0.05 s, checkpointing every step (resumable)
+    "sfm=slow"              sfm (or compress) writes progress.json, then takes SLOW_S seconds
     "sfm=fail"              sfm raises StageFailure(low_registration)
     "compress=crash"        compress dies without a result (exit 1, no failure.json)
 """
@@ -26,6 +27,7 @@ from shared.container import stage_main
 from shared.stage import ProgressReporter, StageFailure, StageName
 
 STEPS = 40
+SLOW_S = 4.0
 
 
 class Config(BaseModel):
@@ -74,8 +76,7 @@ def run_train(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         state.write_text(json.dumps({"step": step}))
         progress.update(step, STEPS, psnr=20.0 + step / 10)
     (out_dir / "model.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nend_header\n")
-    # n_gaussians as the train program writes it and services/train/logic.py reads it
-    # (the two disagree at the time of writing; the lead is told).
+    # n_gaussians as the train program writes it and services/train/logic.py reads it.
     return Metrics(n_gaussians=5000, psnr=24.0, resumed_from=start)
 
 
@@ -98,6 +99,9 @@ def main() -> int:
             raise StageFailure(CauseCode.LOW_REGISTRATION, f"fake {stage}: only 2 of 24 images registered")
         if what == "crash":
             os._exit(1)
+        if what == "slow" and stage != "train":
+            ProgressReporter(out_dir, phase=stage).update(0, 1, force=True)
+            time.sleep(SLOW_S)
         return program(cfg, in_dir, out_dir)
 
     return stage_main(StageName(stage), run, Config, sys.argv[2:], with_checkpoints=stage == "train")
