@@ -277,17 +277,7 @@ class LocalRuntime:
         """Re-publish what a crash between a job write and its event may have lost (the services
         are idempotent, so a duplicate is harmless). True if something was published."""
         if job.state is JobState.SUBMITTED and self.stuck(job.job_id):
-            self.bus.publish(
-                JobSubmitted(
-                    job_id=job.job_id,
-                    owner=job.owner,
-                    email=job.email,
-                    inbox_uri=job.inbox_uri,
-                    photo_count=job.photo_count,
-                    photo_bytes=job.photo_bytes,
-                    options=job.options,
-                )
-            )
+            self.bus.publish(JobSubmitted.of(job))
             return True
         return False
 

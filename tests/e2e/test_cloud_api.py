@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
-from tests.support.aws_env import DEFAULT_REGION, SpaceportAws, build
+from tests.support.aws_env import DEFAULT_REGION, SpaceportAws
 from tests.support.lambda_pump import LambdaContext, Pump, cold_start
 from tests.support.photos import jpeg_bytes
 
@@ -18,19 +17,9 @@ ALICE = "arn:aws:iam::123456789012:user/alice"
 BOB = "arn:aws:iam::123456789012:user/bob"
 
 
-@pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": DEFAULT_REGION,
-        "POWERTOOLS_METRICS_NAMESPACE": "SpaceportTest",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        env = build()
-        cold_start(env, "IngestApiFunction")
-        yield env
+@pytest.fixture(autouse=True)
+def api_function_environment(cloud: SpaceportAws):
+    cold_start(cloud, "IngestApiFunction")
 
 
 def call(method: str, path: str, caller: str | None, body: Any = None) -> tuple[int, dict[str, Any]]:

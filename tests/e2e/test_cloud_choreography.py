@@ -10,31 +10,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from moto import mock_aws
 from moto.ses.models import ses_backends
 
 from shared.adapters.aws import DynamoJobTable, S3ObjectStore
 from shared.causes import CauseCode
 from shared.jobs import Job, JobState
 from shared.stage import FailureReport
-from tests.support.aws_env import ACCOUNT_ID, DEFAULT_REGION, SpaceportAws, build
+from tests.support.aws_env import ACCOUNT_ID, DEFAULT_REGION, SpaceportAws
 from tests.support.lambda_pump import Pump
 from tests.support.photos import jpeg_bytes
 from tests.support.sagemaker import fail_stage, finish_stage
 
 
-@pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": DEFAULT_REGION,
-        "POWERTOOLS_METRICS_NAMESPACE": "SpaceportTest",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield build()
 
 
 def sent_emails() -> list:

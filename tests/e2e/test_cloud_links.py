@@ -18,13 +18,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import requests
-from moto import mock_aws
 from moto.ses.models import ses_backends
 
 from shared.adapters.aws import DynamoJobTable, S3ObjectStore
 from shared.jobs import Job, JobState
 from shared.links import sign
-from tests.support.aws_env import ACCOUNT_ID, DEFAULT_REGION, TEST_API_ID, SpaceportAws, build
+from tests.support.aws_env import ACCOUNT_ID, DEFAULT_REGION, TEST_API_ID, SpaceportAws
 from tests.support.lambda_pump import LambdaContext, Pump, cold_start
 from tests.support.photos import jpeg_bytes
 from tests.support.sagemaker import finish_stage
@@ -34,18 +33,6 @@ API_HOST = f"{TEST_API_ID}.execute-api.{DEFAULT_REGION}.amazonaws.com"
 EMAILED_LINK = re.compile(rf"https://{re.escape(API_HOST)}/v1/links/([A-Za-z0-9._-]+)")
 
 
-@pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": DEFAULT_REGION,
-        "POWERTOOLS_METRICS_NAMESPACE": "SpaceportTest",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield build()
 
 
 def api(method: str, path: str, caller: str | None = None, body: Any = None) -> dict[str, Any]:

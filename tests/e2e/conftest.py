@@ -1,0 +1,23 @@
+"""Shared fixtures of the end-to-end tests."""
+
+from __future__ import annotations
+
+import pytest
+from moto import mock_aws
+
+from tests.support.aws_env import DEFAULT_REGION, build
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch):
+    """Spaceport's AWS resources in moto, built from infra/template.yaml."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": DEFAULT_REGION,
+        "POWERTOOLS_METRICS_NAMESPACE": "SpaceportTest",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield build()
