@@ -12,42 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import sys
 from pathlib import Path
 
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.compress.container.ply import read_ply
-from services.compress.container.sog_io import read_sog
-from services.compress.container.splats import Splats, sigmoid
-from services.train.container.config import Config
-from services.train.container.data import load_scene
-from services.train.container.raster import rasterize
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
-
-def render(splats: Splats, viewmat: torch.Tensor, k: torch.Tensor, width: int, height: int) -> np.ndarray:
-    c = splats.sh_coeffs
-    colors = np.concatenate([splats.sh0[:, None, :], splats.sh_rest.reshape(-1, 3, c).transpose(0, 2, 1)], axis=1)
-    with torch.no_grad():
-        out, _, _ = rasterize(
-            torch.from_numpy(splats.means),
-            torch.from_numpy(splats.quats),
-            torch.from_numpy(np.exp(splats.log_scales)),
-            torch.from_numpy(sigmoid(splats.opacities).astype(np.float32)),
-            torch.from_numpy(colors.astype(np.float32)),
-            viewmat[None].float(),
-            k[None].float(),
-            width,
-            height,
-            sh_degree=splats.sh_degree,
-        )
-    return out[0].clamp(0, 1).numpy()
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
-    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
+from bench.splat_views import psnr, render  # noqa: E402
+from services.compress.container.ply import read_ply  # noqa: E402
+from services.compress.container.sog_io import read_sog  # noqa: E402
+from services.train.container.config import Config  # noqa: E402
+from services.train.container.data import load_scene  # noqa: E402
 
 
 def main() -> None:
@@ -56,15 +33,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     job = args.job_dir
-    cfg = Config(**json.loads((job.parent.parent / "jobs" / job.name / "config/train/config.json").read_text()))
+    cfg = Config(**json.loads((job / "config/train/config.json").read_text()))
     scene = load_scene(job / "sfm", cfg)
     original = read_ply(job / "train/model.ply")
     decoded = read_sog(job / "compress/model.sog")
     rows = []
     for view in scene.test:
         truth = view.image.numpy()
-        a = render(original, view.viewmat, view.K, view.width, view.height)
-        b = render(decoded, view.viewmat, view.K, view.width, view.height)
+        camera = (view.viewmat[None].float().numpy(), view.K[None].float().numpy(), view.width, view.height)
+        a = render(original, *camera)[0]
+        b = render(decoded, *camera)[0]
         rows.append((view.name, psnr(a, truth), psnr(b, truth), psnr(b, a)))
         print(f"{view.name:16} original {rows[-1][1]:6.2f} dB  decoded {rows[-1][2]:6.2f} dB  codec-only {rows[-1][3]:6.2f} dB")
     mean = np.mean([r[1:] for r in rows], axis=0)

@@ -16,7 +16,8 @@ from services.compress.container.splats import Splats, sigmoid
 
 
 def orbit_cameras(splats: Splats, views: int = 8, size: int = 256, fov_deg: float = 50.0, seed: int = 0):
-    """World-to-camera matrices [V, 4, 4] and intrinsics [V, 3, 3] looking at the splat's bulk.
+    """World-to-camera matrices [V, 4, 4], intrinsics [V, 3, 3], width and height, looking at the
+    splat's bulk (pass them on as `render(splats, *views)`).
 
     Centre: opacity-weighted median position; axis: the direction of least spread (the ground
     normal of an object on a table); cameras at 1.6x the 80th-percentile radius, elevations
@@ -49,10 +50,10 @@ def orbit_cameras(splats: Splats, views: int = 8, size: int = 256, fov_deg: floa
         m[:3, 3] = -rot @ eye
         viewmats.append(m)
         ks.append([[focal, 0, size / 2], [0, focal, size / 2], [0, 0, 1]])
-    return np.array(viewmats, np.float32), np.array(ks, np.float32)
+    return np.array(viewmats, np.float32), np.array(ks, np.float32), size, size
 
 
-def render(splats: Splats, viewmats: np.ndarray, ks: np.ndarray, size: int = 256) -> np.ndarray:
+def render(splats: Splats, viewmats: np.ndarray, ks: np.ndarray, width: int, height: int) -> np.ndarray:
     """RGB renders [V, H, W, 3] in [0, 1] on a black background."""
     from services.train.container.raster import rasterize
 
@@ -67,8 +68,8 @@ def render(splats: Splats, viewmats: np.ndarray, ks: np.ndarray, size: int = 256
             torch.from_numpy(colors.astype(np.float32)),  # [N, (deg+1)^2, 3]
             torch.from_numpy(viewmats),
             torch.from_numpy(ks),
-            size,
-            size,
+            width,
+            height,
             sh_degree=splats.sh_degree,
         )
     return out.clamp(0, 1).numpy()
