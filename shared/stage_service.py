@@ -108,7 +108,7 @@ def on_trigger(spec: StageSpec, event: Event, ports: Ports, pipeline: Pipeline) 
             current = ports.table.get(job.job_id)
             if current is None or current.state is not running:
                 return
-    _launch(spec, run, ports)
+    _launch(spec, run, attempt, ports)
 
 
 def _stage_run(spec: StageSpec, job: Job, pipeline: Pipeline, attempt: int) -> StageRun:
@@ -128,7 +128,7 @@ def _stage_run(spec: StageSpec, job: Job, pipeline: Pipeline, attempt: int) -> S
     )
 
 
-def _launch(spec: StageSpec, run: StageRun, ports: Ports) -> None:
+def _launch(spec: StageSpec, run: StageRun, attempt: int, ports: Ports) -> None:
     ports.store.put_bytes(
         run.config_uri + "config.json", json.dumps(run.config, sort_keys=True).encode(), "application/json"
     )
@@ -141,7 +141,7 @@ def _launch(spec: StageSpec, run: StageRun, ports: Ports) -> None:
                 stage=spec.stage,  # type: ignore[arg-type]
                 run_name=run.run_name,
                 instance_type=run.instance_type,
-                attempt=int(run.run_name.rsplit("-a", 1)[1]),
+                attempt=attempt,
             )
         )
 
@@ -231,7 +231,7 @@ def _relaunch(spec: StageSpec, job: Job, record: StageRecord, ports: Ports, pipe
         allowed_from=frozenset({RUNNING[spec.stage]}),
         changes={f"stages.{spec.stage}": retry.model_dump(mode="json")},
     )
-    _launch(spec, run, ports)
+    _launch(spec, run, attempt, ports)
 
 
 def fail_job(

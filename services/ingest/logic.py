@@ -128,10 +128,10 @@ def validate_photo_set(store: ObjectStore, inbox_uri: str, limits: PhotoLimits) 
 
 
 def _cause_of(problems: PhotoProblems) -> CauseCode:
-    if problems.not_images or problems.empty or problems.truncated:
+    if problems.not_images or problems.empty or problems.truncated or problems.too_small:
         return CauseCode.UNREADABLE_IMAGES
-    if problems.too_large or problems.too_many_pixels or problems.too_small:
-        return CauseCode.IMAGE_TOO_LARGE if not problems.too_small else CauseCode.UNREADABLE_IMAGES
+    if problems.too_large or problems.too_many_pixels:
+        return CauseCode.IMAGE_TOO_LARGE
     return CauseCode.DUPLICATE_IMAGES
 
 

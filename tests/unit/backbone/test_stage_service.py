@@ -114,6 +114,7 @@ def test_capacity_failure_relaunches_once_then_fails(world, job):
     sfm.handle(fail_stage("sfm", run.run_name, "CapacityError: no ml.c6i.2xlarge"), world.ports, PIPELINE)
     second = f"spaceport-sfm-{job.job_id}-a2"
     assert second in world.launcher.runs and world.bus.of_type(JobFailed) == []
+    assert [started.attempt for started in world.bus.of_type(StageStarted)] == [1, 2]
     # The first attempt's late duplicate is ignored: it was superseded.
     sfm.handle(fail_stage("sfm", run.run_name, "CapacityError"), world.ports, PIPELINE)
     assert len(world.launcher.runs) == 2
