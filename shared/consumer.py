@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from shared.causes import CauseCode, advice_for
 from shared.events import SAGEMAKER_SOURCE
@@ -71,13 +70,3 @@ def _fail_poisoned_job(service: str, envelope: Envelope, ports: Ports, exc: Exce
     except Exception:  # noqa: BLE001 - best effort; the DLQ alarm still fires
         logger.exception("could not mark poisoned job failed", extra={"job_id": job_id})
 
-
-def envelope_from_bridge(body: dict[str, Any], receive_count: int) -> Envelope:
-    """An EventBridge event (as SQS delivers it) -> Envelope."""
-    return Envelope(
-        source=str(body["source"]),
-        detail_type=str(body["detail-type"]),
-        detail=dict(body.get("detail") or {}),
-        event_id=str(body.get("id", "")),
-        receive_count=receive_count,
-    )
