@@ -9,50 +9,27 @@ from typing import Any
 import numpy as np
 
 
-def umeyama(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Similarity (s, R, t) minimising |s R source + t - target|^2; source, target: [N, 3]."""
-    mu_s, mu_t = source.mean(0), target.mean(0)
-    xs, xt = source - mu_s, target - mu_t
-    cov = xt.T @ xs / len(source)  # [3, 3]
-    u, d, vt = np.linalg.svd(cov)
-    fix = np.eye(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        fix[2, 2] = -1.0
-    rotation = u @ fix @ vt
-    variance = (xs**2).sum() / len(source)
-    scale = float(np.trace(np.diag(d) @ fix) / variance) if variance > 0 else 1.0
-    return scale, rotation, mu_t - scale * rotation @ mu_s
-
-
-def rotation_angle_deg(rotation: np.ndarray) -> float:
-    cos = (np.trace(rotation) - 1.0) / 2.0
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
-
-
 def pose_errors(
     estimated: dict[str, tuple[np.ndarray, np.ndarray]], truth: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> dict[str, Any]:
-    """Align estimated camera centres to the truth (similarity), then compare centres and
-    orientations. Poses are world-to-camera (R [3, 3], t [3]). Position errors are given relative
-    to the size of the camera path (median distance of the true centres from their mean)."""
+    """Registered count plus `services.sfm.container.evaluation.pose_errors` as a flat dict.
+
+    Poses are world-to-camera (R [3, 3], t [3]). Position errors are relative to the scene radius
+    (RMS spread of the true camera centres); rotation errors in degrees.
+    """
+    from services.sfm.container.evaluation import per_image_errors
+
     names = sorted(set(estimated) & set(truth))
     if len(names) < 3:
         return {"registered": len(names), "total": len(truth)}
-    centre = lambda pose: -pose[0].T @ pose[1]
-    est = np.stack([centre(estimated[n]) for n in names])  # [N, 3]
-    true = np.stack([centre(truth[n]) for n in names])  # [N, 3]
-    scale, rotation, shift = umeyama(est, true)
-    aligned = (scale * (rotation @ est.T)).T + shift
-    extent = float(np.median(np.linalg.norm(true - true.mean(0), axis=1))) or 1.0
-    position = np.linalg.norm(aligned - true, axis=1) / extent
-    angles = [rotation_angle_deg(estimated[n][0] @ rotation.T @ truth[n][0].T) for n in names]
+    rotation_deg, centre_rel = per_image_errors(estimated, truth)
     return {
         "registered": len(names),
         "total": len(truth),
-        "position_error_median": float(np.median(position)),
-        "position_error_max": float(np.max(position)),
-        "rotation_error_median_deg": float(np.median(angles)),
-        "rotation_error_max_deg": float(np.max(angles)),
+        "position_error_median": float(np.median(centre_rel)),
+        "position_error_max": float(np.max(centre_rel)),
+        "rotation_error_median_deg": float(np.median(rotation_deg)),
+        "rotation_error_max_deg": float(np.max(rotation_deg)),
     }
 
 

@@ -126,9 +126,12 @@ def test_a_manifest_dropped_into_the_inbox_submits_a_job(runtime):
     assert runtime.table.get(job.job_id).state is JobState.SUCCEEDED
 
 
-def _cli(args: list[str], data: Path, fake_stage: str = "train=slow", **kw) -> subprocess.Popen:
+def _cli(
+    args: list[str], data: Path, fake_stage: str = "train=slow", step_s: float = 0.05, **kw
+) -> subprocess.Popen:
     env = {
         **os.environ,
+        "FAKE_STEP_S": str(step_s),
         "SPACEPORT_STAGE_COMMAND": f"{sys.executable} {FAKE} {{stage}}",
         "FAKE_STAGE": fake_stage,
         "PYTHONPATH": str(REPO),
@@ -212,7 +215,8 @@ def test_killing_everything_during_a_stage_then_resume_reruns_only_that_stage(tm
 def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
     photos = write_photos(tmp_path / "photos")
     data = tmp_path / "data"
-    run = _cli(["run", str(photos), "--preset", "preview"], data)
+    # Slow steps (40 x 0.5 s): on a loaded machine the signal must still land mid-training.
+    run = _cli(["run", str(photos), "--preset", "preview"], data, step_s=0.5)
     job_id = _wait_for_training(data)
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=30)

@@ -4,7 +4,8 @@
     python tests/support/fake_stage.py <stage> --input IN --output OUT --config CFG [--checkpoints DIR]
 
 Behaviour per stage comes from $FAKE_STAGE (comma separated), e.g.
-    "train=slow"            train takes ~STEPS * 0.05 s, checkpointing every step (resumable)
+    "train=slow"            train takes ~STEPS * $FAKE_STEP_S s (default 0.05), checkpointing every
+                            step (resumable)
     "sfm=slow"              sfm (or compress) writes progress.json, then takes SLOW_S seconds
     "sfm=fail"              sfm raises StageFailure(low_registration)
     "compress=crash"        compress dies without a result (exit 1, no failure.json)
@@ -72,7 +73,7 @@ def run_train(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
     slow = behaviour("train") == "slow"
     for step in range(start + 1, STEPS + 1):
         if slow:
-            time.sleep(0.05)
+            time.sleep(float(os.environ.get("FAKE_STEP_S", "0.05")))
         state.write_text(json.dumps({"step": step}))
         progress.update(step, STEPS, psnr=20.0 + step / 10)
     (out_dir / "model.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nend_header\n")

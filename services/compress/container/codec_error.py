@@ -30,13 +30,23 @@ def _max_abs(x: np.ndarray) -> float:
     return float(np.abs(x).max()) if x.size else 0.0
 
 
+def quat_angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation angle between unit w,x,y,z quaternions a [N, 4] and b [N, 4], degrees in [0, 180].
+
+    2 atan2(|v|, |w|) of the relative quaternion conj(a) b: accurate at every angle, unlike
+    2 arccos(|a . b|), which loses half the digits for nearly equal rotations.
+    """
+    w = (a * b).sum(axis=1)  # [N]
+    v = a[:, :1] * b[:, 1:] - b[:, :1] * a[:, 1:] - np.cross(a[:, 1:], b[:, 1:])  # [N, 3]
+    return np.degrees(2.0 * np.arctan2(np.linalg.norm(v, axis=1), np.abs(w)))
+
+
 def codec_error(original: Splats, decoded: Splats) -> CodecError:
     """Per-attribute error of `decoded` against `original` (same splats, same order)."""
     if len(original) != len(decoded):
         raise ValueError(f"codec error: {len(original)} original splats, {len(decoded)} decoded")
     dpos = decoded.means.astype(np.float64) - original.means
-    dot = np.abs((unit_quats(original.quats) * unit_quats(decoded.quats)).sum(axis=1))
-    angle = np.degrees(2.0 * np.arccos(np.clip(dot, 0.0, 1.0)))
+    angle = quat_angle_deg(unit_quats(original.quats), unit_quats(decoded.quats))
     dscale = decoded.log_scales.astype(np.float64) - original.log_scales
     dsh0 = decoded.sh0.astype(np.float64) - original.sh0
     dopacity = sigmoid(decoded.opacities) - sigmoid(original.opacities)

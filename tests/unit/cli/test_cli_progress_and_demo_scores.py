@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from shared.jobs import Job, StageRecord
 from shared.options import JobOptions
-from spaceport.demo import pose_errors, umeyama
+from spaceport.demo import pose_errors
 from spaceport.progress import ProgressView, duration_text, progress_line
 
 
@@ -57,17 +57,6 @@ def test_progress_view_prints_each_finished_stage_once_on_a_non_terminal(tmp_pat
 
 def world_to_camera(rotation: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rotation, -rotation @ centre
-
-
-def test_umeyama_recovers_a_similarity_transform():
-    rng = np.random.default_rng(0)
-    source = rng.normal(size=(20, 3))
-    rotation = Rotation.from_euler("xyz", [10, -30, 50], degrees=True).as_matrix()
-    target = 2.5 * source @ rotation.T + np.array([1.0, -2.0, 3.0])
-    scale, found, shift = umeyama(source, target)
-    assert np.isclose(scale, 2.5)
-    assert np.allclose(found, rotation)
-    assert np.allclose(shift, [1.0, -2.0, 3.0])
 
 
 def test_pose_errors_are_zero_for_a_scaled_rotated_copy_and_grow_with_noise():

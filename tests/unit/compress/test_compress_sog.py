@@ -163,3 +163,15 @@ def test_webp_is_lossless_and_keeps_colour_under_zero_alpha(tmp_path: Path) -> N
 def test_unsupported_version_is_rejected() -> None:
     with pytest.raises(ValueError, match="version"):
         decode_sog({"version": 1, "count": 1}, {})
+
+
+def test_quaternion_angle_is_accurate_for_nearly_equal_rotations():
+    from services.compress.container.codec_error import quat_angle_deg
+
+    angles = np.array([0.0, 1e-5, 1e-3, 1.0, 90.0, 179.0])
+    half = np.radians(angles) / 2
+    axis = np.array([0.6, 0.0, 0.8])
+    a = np.tile([1.0, 0.0, 0.0, 0.0], (len(angles), 1))
+    b = np.concatenate([np.cos(half)[:, None], np.sin(half)[:, None] * axis], axis=1)
+    np.testing.assert_allclose(quat_angle_deg(a, b), angles, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(quat_angle_deg(b, -b), 0.0, atol=1e-12)  # q and -q: one rotation

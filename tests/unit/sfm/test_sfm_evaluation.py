@@ -41,6 +41,23 @@ def test_rotation_error_is_measured_in_degrees():
     assert rotation_angle_deg(rot_z(-30)) == pytest.approx(30)
 
 
+@pytest.mark.parametrize("deg", [1e-4, 1e-2, 0.5, 90.0, 179.9])
+def test_rotation_angle_is_accurate_at_small_and_large_angles(deg):
+    # About a skewed axis so that no single matrix entry carries the angle on its own.
+    axis = np.array([1.0, -2.0, 0.5]) / np.linalg.norm([1.0, -2.0, 0.5])
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    a = np.radians(deg)
+    rotation = np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k  # Rodrigues
+    assert rotation_angle_deg(rotation) == pytest.approx(deg, rel=1e-9)
+    assert rotation_angle_deg(np.eye(3)) == 0.0
+
+
+def test_a_copy_rotated_by_a_ten_thousandth_of_a_degree_measures_that_angle():
+    truth = ring_truth()
+    estimated = {n: (rot_z(1e-4) @ r, rot_z(1e-4) @ t) for n, (r, t) in truth.items()}
+    assert pose_errors(estimated, truth).rotation_median_deg == pytest.approx(1e-4, rel=1e-6)
+
+
 def test_too_few_common_images_is_an_error():
     with pytest.raises(ValueError):
         pose_errors(dict(list(ring_truth().items())[:2]), ring_truth())
