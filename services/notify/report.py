@@ -43,6 +43,37 @@ def cost_breakdown(job: Job) -> dict[str, Any]:
     }
 
 
+# Compress-stage outputs a person downloads or views, by format: (report name, file under compress/).
+COMPRESS_OUTPUTS = {
+    "sog": ("model.sog", "model.sog"),
+    "spz": ("model.spz", "model.spz"),
+    "streamed-sog": ("lod/", "lod/lod-meta.json"),
+}
+
+
+def output_files(stage_metrics: dict[str, dict[str, Any]], links: dict[str, str]) -> list[dict[str, Any]]:
+    """Every model file of the job with its size: the trained PLY, then what compress wrote.
+
+    Each entry: name, format, bytes, files (a folder counts its files), link (None without one;
+    a streamed SOG is linked by its lod-meta.json) and, for a streamed SOG, first_render_bytes.
+    """
+    compress = stage_metrics.get("compress", {})
+    found = [{"name": "model.ply", "format": "ply", "bytes": compress.get("ply_bytes"), "files": 1,
+              "link": links.get("model.ply")}]  # fmt: skip
+    for entry in compress.get("outputs") or []:
+        if entry.get("format") not in COMPRESS_OUTPUTS:
+            continue  # sog/ (unbundled) holds the same model as model.sog
+        name, linked = COMPRESS_OUTPUTS[entry["format"]]
+        found.append({"name": name, "format": entry["format"], "bytes": entry["bytes"], "files": entry["files"],
+                      "link": links.get(linked)})  # fmt: skip
+        if entry["format"] == "streamed-sog":
+            found[-1]["first_render_bytes"] = (compress.get("lod") or {}).get("first_render_bytes")
+    if not compress.get("outputs") and compress.get("sog_bytes") is not None:  # metrics of an older stage
+        found.append({"name": "model.sog", "format": "sog", "bytes": compress["sog_bytes"], "files": 1,
+                      "link": links.get("model.sog")})  # fmt: skip
+    return found
+
+
 def build_report(
     job: Job,
     stage_metrics: dict[str, dict[str, Any]],
@@ -94,6 +125,7 @@ def build_report(
         "cost": cost_breakdown(job),
         "failure": job.failure.model_dump(mode="json") if job.failure else None,
         "links": links,
+        "outputs": output_files(stage_metrics, links),
     }
 
 
@@ -105,6 +137,16 @@ def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
     if isinstance(value, int):
         return f"{value:,}{unit}"
     return f"{value}{unit}"
+
+
+def size_text(size: int | None) -> str:
+    """Bytes as a person reads them: 820 KB, 12.4 MB, 1.07 GB."""
+    if size is None:
+        return "–"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}" if size < 100 * scale else f"{size / scale:,.0f} {unit}"
+    return f"{size} B"
 
 
 def duration_text(seconds: float | None) -> str:

@@ -119,7 +119,7 @@ def run_job_through_the_api(env: SpaceportAws) -> Job:
 def emailed_links() -> tuple[str, dict[str, str]]:
     """(the email body, link name -> URL) of the one email sent."""
     (email,) = ses_backends[ACCOUNT_ID][DEFAULT_REGION].sent_messages
-    names = dict(re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', email.body))
+    names = dict(re.findall(r'<li><a href="([^"]+)">([^<]+)</a>', email.body))  # a size may follow
     return email.body, {name: url for url, name in names.items()}
 
 
