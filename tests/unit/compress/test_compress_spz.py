@@ -128,8 +128,8 @@ def test_fractional_bits_shrink_until_positions_fit() -> None:
 def test_default_step_follows_the_splat_size() -> None:
     tiny = _one_splat(log_scales=[[np.log(1e-3)] * 3])
     big = _one_splat(log_scales=[[np.log(1.0)] * 3])
-    assert fractional_bits_for(tiny, None) == 15  # 1e-3 / 32 -> 2**-15
-    assert fractional_bits_for(big, None) == 5
+    assert fractional_bits_for(tiny, None) == 13  # 1e-3 / 8 -> 2**-13
+    assert fractional_bits_for(big, None) == 3
 
 
 @pytest.mark.parametrize(
