@@ -4,7 +4,7 @@
 
 Runs the compress stage program (standard preset; the streamed SOG is written above
 `lod_min_splats`) on a deterministic synthetic splat with SH degree 3, then reports:
-- sizes: model.sog, model.spz, lod/ (all levels) and what the SuperSplat viewer must fetch before it
+- sizes: model.sog, lod/ (all levels) and what the SuperSplat viewer must fetch before it
   draws (lod-meta.json + every file unit of the coarsest level; for model.sog the whole file);
 - codec-only PSNR of each level against the full model (8 orbit views, CPU rasterizer), i.e. what
   the first picture shows before finer levels arrive;
@@ -116,7 +116,7 @@ def browser_first_picture(data: Path, content: str, coarsest: str | None, shots:
 
 
 def markdown(m: dict, psnrs: list[float], measured: dict) -> str:
-    lod, spz = m["lod"], m["spz"]
+    lod = m["lod"]
     rows = [
         "| output | bytes | vs PLY | fetched before the first picture | at 50 Mbit/s | measured in Chromium |",
         "|---|---|---|---|---|---|",
@@ -132,7 +132,6 @@ def markdown(m: dict, psnrs: list[float], measured: dict) -> str:
 
     rows.append(row("model.sog (single file)", m["sog_bytes"], m["sog_bytes"], "sog"))
     rows.append(row("lod/ (streamed SOG, all levels)", lod["bytes"], lod["first_render_bytes"], "lod"))
-    rows.append(f"| model.spz | {spz['bytes']:,} | {spz['ratio']:.1f}x | (not streamable; the whole file) | | |")
     levels = " / ".join(f"{n:,}" for n in lod["levels"])
     quality = " / ".join(f"{p:.2f}" for p in psnrs)
     return "\n".join(rows) + f"\n\nLevels (splats): {levels}; PSNR of each level vs the full model (dB): {quality}\n"
