@@ -108,8 +108,7 @@ FORMAT_NAMES = ", ".join(f.name for f in FORMATS)
 # Camera RAW files: Pillow would open some (DNG, NEF...) as TIFF and give the small embedded
 # preview, so they are skipped by name and the user is asked for JPEG or TIFF exports.
 RAW_SUFFIXES = frozenset(
-    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .pef .srw .x3f .3fr .iiq .erf .kdc .mrw .raw"
-    .split()
+    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .pef .srw .x3f .3fr .iiq .erf .kdc .mrw .raw".split()
 )
 VIDEO_SUFFIXES = frozenset(".mp4 .mov .m4v .avi .mkv .mts .m2ts .lrv .insv .360 .webm".split())
 MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")  # in order of preference

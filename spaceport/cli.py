@@ -314,9 +314,8 @@ def print_hops(runtime: Any) -> None:
 
 
 def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int:
-    from shared.jobs import JobState
-
     from services.ingest.logic import photo_summary
+    from shared.jobs import JobState
     from spaceport.photos import photo_notes
 
     total = (job.updated_at - job.created_at).total_seconds()

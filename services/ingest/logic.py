@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from shared.events import JobCancelRequested, JobFailed, JobSubmitted, check_ema
 from shared.jobs import FINAL_STATES, RUNNING, FailureInfo, Job, JobState, states_before
 from shared.layout import INBOX, MANIFEST_NAME, new_job_id, resolve_inbox, s3_uri
 from shared.options import JobOptions
-from shared.ports import Envelope, ObjectStore, Pipeline, Ports, StoredObject
+from shared.ports import Envelope, ObjectStore, Pipeline, Ports
 from shared.pricing import typical_stage_seconds
 
 logger = logging.getLogger(__name__)

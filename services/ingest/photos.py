@@ -94,7 +94,8 @@ def _too_few(selection: Selection, folder: str, limits: PhotoLimits) -> tuple[Ca
         s.name
         for s in selection.skipped
         if s.reason is Skip.RAW
-        or s.reason in (Skip.NOT_PHOTO, Skip.EMPTY) and suffix_of(s.name) in PHOTO_SUFFIXES
+        or s.reason in (Skip.NOT_PHOTO, Skip.EMPTY)
+        and suffix_of(s.name) in PHOTO_SUFFIXES
     ]
     problems = [
         (CauseCode.UNREADABLE_IMAGES, unreadable),

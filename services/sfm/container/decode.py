@@ -122,8 +122,9 @@ _UPRIGHT = {
 }
 
 
-def read_mask(mask: Image.Image, photo_size: tuple[int, int], stored_size: tuple[int, int],
-              orientation: int) -> np.ndarray:
+def read_mask(
+    mask: Image.Image, photo_size: tuple[int, int], stored_size: tuple[int, int], orientation: int
+) -> np.ndarray:
     """A mask image -> keep-mask [H, W] bool at the photo's upright size (width, height).
 
     A mask drawn on the upright photo is used as is; one with the stored (pre-rotation) size gets

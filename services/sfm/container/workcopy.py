@@ -129,8 +129,9 @@ def scaled_size(width: int, height: int, max_size: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def write_copy(decoded: Decoded[Meta], name: str, work_dir: Path, masks_dir: Path | None,
-               max_image_size: int) -> tuple[int, int]:
+def write_copy(
+    decoded: Decoded[Meta], name: str, work_dir: Path, masks_dir: Path | None, max_image_size: int
+) -> tuple[int, int]:
     """Write the working copy (and its masks when it has one); returns its (width, height)."""
     image = Image.fromarray(decoded.rgb)
     size = scaled_size(image.width, image.height, max_image_size)
