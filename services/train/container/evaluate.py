@@ -1,8 +1,9 @@
 """Held-out evaluation (PSNR, SSIM) and preview images (render next to photo).
 
-A view with a mask is scored on its kept pixels only: PSNR from their mean squared error, SSIM as
-the mean of torchmetrics' SSIM map over them, LPIPS on the render with the ignored pixels taken
-from the photo; previews show ignored pixels as a grey checkerboard on both sides.
+A view with a mask is scored on its kept pixels only: PSNR from their mean squared error; SSIM
+(torchmetrics' map, averaged over the kept pixels) and LPIPS on the render with the ignored pixels
+taken from the photo, so that no window sees a difference there; previews show ignored pixels as
+a grey checkerboard on both sides.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ def evaluate(trainer: Trainer, views: list[View]) -> Evaluation:
         else:
             keep = view.mask.to(render.device)[None, None].to(a.dtype)  # [1, 1, H, W]
             psnrs.append(masked_psnr(a, b, keep))
+            a = a * keep + b * (1 - keep)  # ignored pixels agree: no SSIM window or LPIPS sees them
             _, ssim_image = structural_similarity_index_measure(a, b, data_range=1.0, return_full_image=True)
             ssims.append(float((ssim_image * keep).sum() / (keep.sum() * a.shape[1]).clamp(min=1.0)))
-            a = a * keep + b * (1 - keep)  # LPIPS has no mask: ignored pixels agree
         if lpips is not None:
             lpipses.append(float(lpips(a.clamp(0, 1), b)))
     return Evaluation(
