@@ -64,7 +64,7 @@ def placement(photos: list[Photo], model: pycolmap.Reconstruction, groups: list[
     original = {p.name: p.original or p.name for p in photos}
     result = Placement(
         unplaced=[original[p.name] for p in photos if p.name not in placed],
-        groups=[len(g) for g in groups if len(g) > 1],
+        groups=sorted((len(g) for g in groups if len(g) > 1), reverse=True),
         isolated=sum(1 for g in groups if len(g) == 1),
     )
     if result.unplaced:
@@ -85,7 +85,7 @@ def placement(photos: list[Photo], model: pycolmap.Reconstruction, groups: list[
 
 def describe_split(groups: list[list[str]]) -> str:
     """' (the photos form 2 separate groups: 16, 11 photos)' or ''."""
-    sizes = [len(g) for g in groups if len(g) > 1]
+    sizes = sorted((len(g) for g in groups if len(g) > 1), reverse=True)
     if len(sizes) < 2:
         return ""
     return f"; the photos form {len(sizes)} separate groups that share no features ({', '.join(map(str, sizes))})"

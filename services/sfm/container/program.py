@@ -156,7 +156,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             if _registered(retry) >= _registered(model):
                 model = retry
         groups = match_groups(database, cfg.min_pair_inliers)
-        _check_model(model, n, database, plan, fallback_used, cfg, groups)
+        _check_model(model, n, database, plan, fallback_used, cfg, groups, photos)
         assert model is not None
         placed = placement(photos, model, groups)
         warnings.extend(placed.warnings)
@@ -217,7 +217,7 @@ def _registered(model) -> int:
 
 def _check_model(
     model, n: int, database: Path, plan: MatcherPlan, fallback: str | None, cfg: Config,
-    groups: list[list[str]] | None = None,
+    groups: list[list[str]] | None = None, photos: list | None = None,
 ) -> None:
     matchers = plan.first + (f" then {fallback}" if fallback else "")
     split = describe_split(groups or [])
@@ -235,7 +235,8 @@ def _check_model(
         raise StageFailure(
             CauseCode.LOW_REGISTRATION,
             f"only {model.num_reg_images()} of {n} photos ({ratio:.0%}) could be placed in 3D "
-            f"({matchers} matching); at least {cfg.min_registration_ratio:.0%} are needed" + split,
+            f"({matchers} matching); at least {cfg.min_registration_ratio:.0%} are needed" + split
+            + (f"; not placed: {name_list(placement(photos, model, []).unplaced)}" if photos else ""),
         )
     if model.num_points3D() < cfg.min_points3d:
         raise StageFailure(

@@ -29,8 +29,13 @@ class FakeModel:
 
 
 def photo_set(n: int, unreadable=(), too_large=()) -> PhotoSet:
-    return PhotoSet(photos=[SimpleNamespace(focal_source="exif_35mm", masked=False)] * n,
-                    unreadable=list(unreadable), too_large=list(too_large), duplicates=[], ignored=[])
+    return PhotoSet(
+        photos=[SimpleNamespace(focal_source="exif_35mm", masked=False)] * n,
+        unreadable=list(unreadable),
+        too_large=list(too_large),
+        duplicates=[],
+        ignored=[],
+    )
 
 
 def write_noise(folder, n, size=(64, 48)):
@@ -80,17 +85,45 @@ def test_no_model_fails_with_no_overlap(tmp_path, monkeypatch):
 
 def test_low_registration_reports_the_ratio(tmp_path):
     with pytest.raises(StageFailure) as failure:
-        _check_model(FakeModel(4), 10, tmp_path / "db", MatcherPlan("spatial", "exhaustive", ""), "exhaustive",
-                     Config(min_registration_ratio=0.5))
+        _check_model(
+            FakeModel(4),
+            10,
+            tmp_path / "db",
+            MatcherPlan("spatial", "exhaustive", ""),
+            "exhaustive",
+            Config(min_registration_ratio=0.5),
+        )
     assert failure.value.cause is CauseCode.LOW_REGISTRATION
     assert "4 of 10" in failure.value.message and "40%" in failure.value.message
     assert "spatial then exhaustive" in failure.value.message
 
 
+def test_low_registration_names_the_photos_left_out_and_the_groups(tmp_path):
+    photos = [SimpleNamespace(name=f"c{k}.jpg", original=f"day 1/c{k}.JPG") for k in range(10)]
+    model = SimpleNamespace(
+        num_reg_images=lambda: 4,
+        num_points3D=lambda: 5000,
+        images={k: SimpleNamespace(name=f"c{k}.jpg", has_pose=True) for k in range(4)},
+    )
+    groups = [[f"c{k}.jpg" for k in range(4)], [f"c{k}.jpg" for k in range(4, 10)]]
+    with pytest.raises(StageFailure) as failure:
+        _check_model(
+            model, 10, tmp_path / "db", MatcherPlan("exhaustive", None, ""), None, Config(), groups, photos
+        )
+    assert "2 separate groups" in failure.value.message and "(6, 4)" in failure.value.message
+    assert "day 1/c4.JPG" in failure.value.message
+
+
 def test_model_without_enough_points_is_degenerate(tmp_path):
     with pytest.raises(StageFailure) as failure:
-        _check_model(FakeModel(10, points=20), 10, tmp_path / "db", MatcherPlan("exhaustive", None, ""), None,
-                     Config(min_points3d=100))
+        _check_model(
+            FakeModel(10, points=20),
+            10,
+            tmp_path / "db",
+            MatcherPlan("exhaustive", None, ""),
+            None,
+            Config(min_points3d=100),
+        )
     assert failure.value.cause is CauseCode.DEGENERATE_MODEL
 
 
