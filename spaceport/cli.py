@@ -343,6 +343,8 @@ def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int
         print(
             f"\nstopped after {stop_after} (job {job.job_id} is {job.state}); continue with: spaceport resume {job.job_id}"
         )
+        for note in notes:
+            print(f"  photos: {note}")
         return EXIT_OK
     print(
         f"\njob {job.job_id} is {job.state} and nothing can move it on; see spaceport status {job.job_id}",

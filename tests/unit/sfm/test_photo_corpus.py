@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, features
+from PIL import Image, ImageCms, features
 
 from services.ingest.logic import validate_photo_set
 from services.ingest.photos import PhotoLimits
@@ -237,6 +237,16 @@ def _build_outputs(folder: Path) -> None:
     pf.write_set(out / "images", 8, first_seed=40)  # undistorted copies of an earlier SfM run
 
 
+def _srgb_tagged(k: int) -> bytes:
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return pf.encode(pf.texture(k), "JPEG", quality=90, icc_profile=profile)
+
+
+def _colour_kept(prepared: Prepared) -> None:
+    plain = np.asarray(Image.open(io.BytesIO(_srgb_tagged(0))).convert("RGB"), dtype=np.int16)
+    assert np.abs(prepared.copy_of("ICC_0.jpg") - plain).mean() < 3  # through the profile: the same colours
+
+
 def _heic(k: int) -> bytes:
     return pf.encode(pf.texture(k), "HEIF", quality=90)
 
@@ -342,6 +352,9 @@ CASES: dict[str, Case] = {
         source="colmap#90",
     ),
     "32-bit float TIFF": Case(_each(8, "F_{}.tif", _float_tiff), photos=8),
+    "JPEG with an embedded ICC profile": Case(
+        _each(8, "ICC_{}.jpg", _srgb_tagged), photos=8, check=_colour_kept
+    ),
     "WebP": Case(_each(8, "W_{}.webp", lambda k: pf.encode(pf.texture(k), "WEBP", quality=90)), photos=8),
     "HEIC": Case(_each(8, "IMG_{}.HEIC", _heic), photos=8, source="Meshroom#1193, Meshroom#1654"),
     "AVIF": Case(
