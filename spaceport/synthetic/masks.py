@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from spaceport.synthetic.render import render_scene
+from spaceport.synthetic.render import pixel_rays, render_scene
 from spaceport.synthetic.scene import make_scene, trace
 from spaceport.synthetic.truth import TRUTH_FILE, SceneTruth, write_truth
 
@@ -26,12 +26,7 @@ def object_mask(truth: SceneTruth, index: int) -> np.ndarray:
     scene = make_scene("orbit", np.random.default_rng(truth.seed))
     image = truth.images[index]
     rotation, translation = np.asarray(image.rotation), np.asarray(image.translation)
-    K = np.array([[truth.fx, 0.0, truth.cx], [0.0, truth.fy, truth.cy], [0.0, 0.0, 1.0]])
-    u, v = np.meshgrid(np.arange(truth.width) + 0.5, np.arange(truth.height) + 0.5)
-    pixels = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=1)
-    rays = (pixels @ np.linalg.inv(K).T) @ rotation
-    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
-    centre = -rotation.T @ translation
+    centre, rays = pixel_rays(rotation, translation, truth.K(), truth.width, truth.height)
     _, depth = trace(scene, centre, rays)
     hits = centre + np.where(np.isfinite(depth), depth, 0.0)[:, None] * rays
     return (np.isfinite(depth) & (hits[:, 2] > OBJECT_MIN_HEIGHT)).reshape(truth.height, truth.width)

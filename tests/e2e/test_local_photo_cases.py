@@ -17,22 +17,12 @@ from shared import stage_service
 from spaceport import cli
 from spaceport.synthetic import render_scene
 from spaceport.synthetic.masks import render_masked_orbit
+from tests.e2e.test_local_real_stages import TINY_TRAIN as FEW_STEPS
 from tests.support.photo_files import motion_photo
 
 pytestmark = pytest.mark.slow
 
-TINY_TRAIN = {
-    "steps": 150,
-    "refine_start": 50,
-    "refine_stop": 120,
-    "refine_every": 50,
-    "reset_every": 1000,
-    "sh_degree_interval": 100,
-    "checkpoint_every": 150,
-    "num_threads": 1,
-    "max_gaussians": 20_000,
-    "test_every": 4,
-}
+TINY_TRAIN = {**FEW_STEPS, "steps": 150, "refine_stop": 120, "checkpoint_every": 150, "test_every": 4}
 
 
 @pytest.fixture
