@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from pathlib import Path
 
 from shared.photo_formats import HEAD_BYTES, Selection, drop_duplicates, needs_head, select_photos
@@ -49,4 +50,7 @@ def scan_folder(folder: Path) -> Selection:
             with path.open("rb") as handle:
                 heads[name] = handle.read(HEAD_BYTES)
     selection = select_photos(names, heads, sizes)
-    return drop_duplicates(selection, {photo: content_hash(folder / photo) for photo in selection.photos})
+    same_size = Counter(sizes[photo] for photo in selection.photos)
+    # Identical files have equal sizes: only photos sharing a size with another are read through.
+    fingerprints = {p: content_hash(folder / p) for p in selection.photos if same_size[sizes[p]] > 1}
+    return drop_duplicates(selection, fingerprints)

@@ -130,3 +130,16 @@ def test_of_identical_copies_the_plain_name_is_kept():
         ("IMG_1 (1).JPG", "IMG_1.JPG"),
         ("copy of IMG_1.JPG", "IMG_1.JPG"),
     }
+
+
+def test_a_folder_scan_drops_identical_files_and_keeps_equal_sized_different_ones(tmp_path):
+    from shared.photo_folder import scan_folder
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 60
+    (tmp_path / "a.jpg").write_bytes(jpeg + b"A")
+    (tmp_path / "b.jpg").write_bytes(jpeg + b"B")  # same size, other bytes
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/a.jpg").write_bytes(jpeg + b"A")  # an identical copy in a sub-folder
+    selection = scan_folder(tmp_path)
+    assert selection.photos == ["a.jpg", "b.jpg"]
+    assert [(s.name, s.reason, s.same_as) for s in selection.skipped] == [("sub/a.jpg", Skip.DUPLICATE, "a.jpg")]
