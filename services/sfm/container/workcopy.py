@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
@@ -35,12 +35,15 @@ DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFEr
 Meta = TypeVar("Meta")
 
 
-class Refused(Exception):
-    """The photo cannot be used; `kind` is one of the PhotoSet lists it goes to."""
+RefusalKind = Literal["unreadable", "too_large", "too_small", "blank", "bad_mask"]
 
-    def __init__(self, kind: str, detail: str = "") -> None:
+
+class Refused(Exception):
+    """The photo cannot be used; `kind` names the PhotoSet list it goes to."""
+
+    def __init__(self, kind: RefusalKind, detail: str = "") -> None:
         super().__init__(detail or kind)
-        self.kind = kind  # "unreadable", "too_large", "too_small", "blank", "bad_mask"
+        self.kind: RefusalKind = kind
         self.detail = detail
 
 
