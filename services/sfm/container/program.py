@@ -26,7 +26,7 @@ from services.sfm.container.metrics import Metrics
 from services.sfm.container.photos import PhotoSet, group_cameras, prepare_photos
 from services.sfm.container.workcopy import EXACT, FEATURES
 from shared.causes import CauseCode
-from shared.photo_formats import MAX_PIXELS, Skip, describe_skipped, name_list
+from shared.photo_formats import MAX_FILE_BYTES, MAX_PIXELS, Skip, describe_skipped, name_list
 from shared.stage import ProgressReporter, StageFailure, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -64,13 +64,13 @@ def _problems(photo_set: PhotoSet, cfg: Config) -> list[Problem]:
     """Every kind of unusable photo in the set, in the order users fix them."""
     raw = [s.name for s in photo_set.skipped if s.reason is Skip.RAW]
     too_small = f"are smaller than {cfg.min_image_side} pixels on their short side"
+    too_large = f"are too large (over {MAX_PIXELS // 1_000_000} megapixels or {MAX_FILE_BYTES // 2**20} MiB)"
     found = [
         Problem(CauseCode.UNREADABLE_IMAGES, "could not be read", photo_set.unreadable, False),
         Problem(CauseCode.UNREADABLE_IMAGES, "are camera RAW files, which are not read", raw, True),
         Problem(CauseCode.IMAGE_TOO_SMALL, too_small, photo_set.too_small, False),
         Problem(CauseCode.BLANK_IMAGES, "show one flat colour (or nothing unmasked)", photo_set.blank, False),
-        Problem(CauseCode.IMAGE_TOO_LARGE, f"have more than {MAX_PIXELS // 1_000_000} megapixels",
-                photo_set.too_large, False),
+        Problem(CauseCode.IMAGE_TOO_LARGE, too_large, photo_set.too_large, False),
         Problem(CauseCode.DUPLICATE_IMAGES, "are identical copies of other photos", photo_set.duplicates,
                 True),
     ]
@@ -100,7 +100,8 @@ def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
         raise StageFailure(CauseCode.TOO_FEW_IMAGES, found + (f" ({details})" if details else ""))
     warnings = [f"{len(p.photos)} photos {p.what} and were skipped: {name_list(p.photos)}"
                 for p in problems if not p.scanned]
-    warnings += describe_skipped([s for s in photo_set.skipped if s.name not in photo_set.unreadable])
+    named = set(photo_set.unreadable) | set(photo_set.too_large)
+    warnings += describe_skipped([s for s in photo_set.skipped if s.name not in named])
     masked = sum(1 for p in photo_set.photos if p.masked)
     if masked:
         warnings.append(f"{masked} of {n} photos have masks: SfM and training ignore their masked pixels")
