@@ -2,7 +2,8 @@
 
 import pytest
 
-from spaceport.cli import CliError, photo_files
+from spaceport.api import photo_files
+from spaceport.commands.common import CliError
 
 
 def test_a_dataset_folder_with_an_images_subfolder_is_accepted(tmp_path):

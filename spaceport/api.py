@@ -1,0 +1,175 @@
+"""The small API the local commands use over `spaceport.runtime.LocalRuntime`: open a runtime for
+a data dir, hand it a folder of photos, drive one job until it settles, and find what it made.
+
+Commands (spaceport/commands/) print; these functions decide and return.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from spaceport.commands.common import CliError, Interrupted
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".heic", ".heif", ".tif", ".tiff", ".webp"})
+LOCAL_CALLER = "local"
+
+
+def make_runtime(data_dir: Path | None, view_port: int | None = None) -> Any:
+    from spaceport.runtime import DEFAULT_VIEW_PORT, LocalRuntime, default_data_dir, smtp_from_env
+
+    port = DEFAULT_VIEW_PORT if view_port is None else view_port
+    return LocalRuntime(
+        data_dir or default_data_dir(),
+        command=stage_command_from_env(),
+        smtp=smtp_from_env(),
+        link_base_url=f"http://127.0.0.1:{port}/files",
+        view_port=port,
+    )
+
+
+def stage_command_from_env() -> Any:
+    """$SPACEPORT_STAGE_COMMAND (development): a command prefix with `{stage}`, e.g.
+    `python my_stage.py {stage}`; default: `python -m services.<stage>.container.entrypoint`."""
+    from shared.adapters.local import module_command
+
+    template = os.environ.get("SPACEPORT_STAGE_COMMAND", "").strip()
+    if not template:
+        return module_command
+    parts = shlex.split(template)
+    return lambda stage: [part.replace("{stage}", stage) for part in parts]
+
+
+def default_email() -> str:
+    user = re.sub(r"[^A-Za-z0-9._-]", "", os.environ.get("USER", "")) or "you"
+    return f"{user}@spaceport.localhost"
+
+
+def _photos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def photo_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise CliError(f"{folder} is not a folder of photos")
+    photos = _photos_in(folder)
+    if not photos and (folder / "images").is_dir():
+        photos = _photos_in(folder / "images")  # a dataset folder (COLMAP/nerfstudio layout)
+    if not photos:
+        raise CliError(
+            f"no photos in {folder} or {folder / 'images'} (looked for {', '.join(sorted(PHOTO_SUFFIXES))})"
+        )
+    return photos
+
+
+def inbox_name(folder: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.resolve().name).strip("-.") or "photos"
+    return f"{stem[:80]}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
+def copy_into_inbox(photos: list[Path], target: Path) -> int:
+    """Copy (never move or modify) the photos; returns the bytes copied."""
+    target.mkdir(parents=True, exist_ok=False)
+    total = 0
+    for photo in photos:
+        shutil.copy2(photo, target / photo.name)
+        total += photo.stat().st_size
+    return total
+
+
+def submit_local(runtime: Any, photos_dir: Path, email: str, options: Any) -> Any:
+    from services.ingest.logic import SubmitRequest, submit_job
+    from shared.errors import UserInputError
+
+    photos = photo_files(photos_dir)
+    name = inbox_name(photos_dir)
+    size = copy_into_inbox(photos, runtime.inbox_dir(name))
+    print(f"copied {len(photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
+    try:
+        request = SubmitRequest(inbox=name, email=email, options=options)
+    except ValueError as exc:
+        raise CliError(f"invalid request: {exc}") from exc
+    try:
+        return submit_job(request, LOCAL_CALLER, runtime.ports, runtime.pipeline)
+    except UserInputError as exc:
+        raise CliError(f"photos rejected ({exc.cause}): {exc.message}") from exc
+
+
+def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
+    """Run the services until the job settles (or `stop_after` is done); shows progress."""
+    from shared.jobs import DONE, RANK
+    from spaceport.progress import ProgressView
+
+    view = ProgressView()
+    stage_dir = lambda stage: runtime.job_dir(job_id) / stage
+
+    def tick() -> None:
+        job = runtime.table.get(job_id)
+        if job is not None:
+            view.update(job, stage_dir)
+
+    def done() -> bool:
+        job = runtime.table.get(job_id)
+        reached = stop_after is not None and job is not None and job.state in RANK
+        if reached and RANK[job.state] >= RANK[DONE[stop_after]] and not runtime.launcher.active(job_id):
+            return True
+        return runtime.settled(job_id) or runtime.stuck(job_id)
+
+    try:
+        runtime.drive(done, on_tick=tick)
+    except KeyboardInterrupt:
+        view.close()
+        stopped = runtime.launcher.interrupt()
+        raise Interrupted(job_id, stopped) from None
+    view.close()
+    return runtime.table.get(job_id)
+
+
+def print_hops(runtime: Any) -> None:
+    """With -v: what the local choreography cost (publish -> handler call), per delivery."""
+    if not runtime.hops:
+        return
+    overheads = sorted(hop.overhead_s * 1000 for hop in runtime.hops)
+    median = overheads[len(overheads) // 2]
+    print(
+        f"{len(overheads)} deliveries; hop overhead median {median:.1f} ms, max {overheads[-1]:.1f} ms",
+        file=sys.stderr,
+    )
+
+
+def outputs_of(runtime: Any, job: Any) -> dict[str, str]:
+    found: dict[str, str] = {}
+    job_dir = runtime.job_dir(job.job_id)
+    sog = job_dir / "compress/model.sog"
+    if sog.exists():
+        found["model:"] = f"{sog}  ({sog.stat().st_size / 1e6:.2f} MB)"
+    found["viewer:"] = f"spaceport view {job.job_id}" + (
+        f" --data-dir {runtime.data_dir}" if str(runtime.data_dir) != str(_default_dir()) else ""
+    )
+    report = job_dir / "notify/report.html"
+    if report.exists():
+        found["report:"] = str(report)
+    email = email_of(runtime, job.job_id)
+    if email:
+        found["email:"] = f"{email}  (to {job.email})"
+    return found
+
+
+def _default_dir() -> Path:
+    from spaceport.runtime import default_data_dir
+
+    return default_data_dir().expanduser().resolve()
+
+
+def email_of(runtime: Any, job_id: str) -> Path | None:
+    outbox = runtime.mailer.outbox
+    for path in sorted(outbox.glob("*.eml"), reverse=True) if outbox.is_dir() else []:
+        if job_id.encode() in path.read_bytes():
+            return path
+    return None

@@ -1,0 +1,101 @@
+"""What every command shares: exit codes, the errors a command raises, and common options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 3
+EXIT_ENVIRONMENT = 4
+
+STAGE_ORDER = ("sfm", "train", "compress")
+
+EPILOG = """exit codes: 0 ok, 1 job failed or cancelled, 2 usage or input error, 3 interrupted
+(continue with `spaceport resume JOB`), 4 environment error (data dir in use, viewer missing,
+cloud settings or API error).
+
+data dir: --data-dir, else $SPACEPORT_DATA_DIR, else ~/.spaceport. Email is written to
+<data dir>/outbox/*.eml, and also sent through SMTP when SPACEPORT_SMTP_HOST (and optionally
+SPACEPORT_SMTP_PORT, SPACEPORT_SMTP_USER, SPACEPORT_SMTP_PASSWORD, SPACEPORT_SMTP_STARTTLS) is set."""
+
+FORMATTER = argparse.RawDescriptionHelpFormatter
+
+
+class CliError(Exception):
+    """A command cannot go on; `code` is the exit code, the message is printed as is."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM while driving a job."""
+
+    def __init__(self, job_id: str, stopped: list[str]) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+        self.stopped = stopped
+
+
+def add_command(commands: Any, name: str, help_text: str, epilog: str = EPILOG) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name, help=help_text, description=help_text, epilog=epilog, formatter_class=FORMATTER
+    )
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--email", help="where the result email is addressed (default: you@spaceport.localhost)"
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("preview", "standard", "quality"),
+        help="speed/quality bundle (default: preview without a CUDA GPU, standard with one)",
+    )
+    parser.add_argument("--max-image-size", type=int, help="longest image side used, in pixels (256-8000)")
+    parser.add_argument(
+        "--matcher",
+        choices=("auto", "exhaustive", "sequential", "spatial"),
+        help="feature matcher",
+    )
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, help="where jobs live (default $SPACEPORT_DATA_DIR or ~/.spaceport)"
+    )
+
+
+def job_options(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from shared.options import JobOptions
+
+    values: dict[str, Any] = {"preset": args.preset or default_preset()}
+    if args.max_image_size is not None:
+        values["max_image_size"] = args.max_image_size
+    if args.matcher is not None:
+        values["matcher"] = args.matcher
+    try:
+        return JobOptions(**values)
+    except ValidationError as exc:
+        raise CliError(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+
+
+def default_preset() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "preview"
+    return "standard" if torch.cuda.is_available() else "preview"
+
+
+def duration(seconds: float) -> str:
+    from spaceport.progress import duration_text
+
+    return duration_text(seconds)

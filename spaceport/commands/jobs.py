@@ -1,0 +1,154 @@
+"""`spaceport run`, `resume` and `demo`: submit or continue a local job and drive it to its end."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from spaceport.api import (
+    default_email,
+    drive_job,
+    email_of,
+    make_runtime,
+    outputs_of,
+    print_hops,
+    submit_local,
+)
+from spaceport.commands.common import (
+    EXIT_JOB_FAILED,
+    EXIT_OK,
+    STAGE_ORDER,
+    CliError,
+    add_command,
+    add_data_dir,
+    add_job_options,
+    duration,
+    job_options,
+)
+
+
+def register(commands: Any) -> None:
+    run = add_command(
+        commands, "run", "Process a folder of photos on this machine, showing progress until the model is ready."
+    )
+    run.add_argument(
+        "photos", type=Path, metavar="PHOTOS_DIR", help="folder of JPEG/PNG/HEIC photos (never modified)"
+    )
+    add_job_options(run)
+    add_data_dir(run)
+    run.add_argument("--stop-after", choices=STAGE_ORDER, help="stop once this stage is done (resume later)")
+    run.set_defaults(handler=cmd_run)
+
+    demo = add_command(commands, "demo", "Render a synthetic scene with known cameras, run it, and score the result.")
+    demo.add_argument(
+        "--kind",
+        choices=("drone", "orbit"),
+        default="drone",
+        help="drone survey with GPS (default) or an orbit",
+    )
+    demo.add_argument("--images", type=int, default=24, help="number of photos to render (default 24)")
+    demo.add_argument("--width", type=int, default=480, help="photo width in pixels (default 480)")
+    demo.add_argument("--height", type=int, default=360, help="photo height in pixels (default 360)")
+    demo.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
+    add_job_options(demo)
+    add_data_dir(demo)
+    demo.set_defaults(handler=cmd_demo)
+
+    resume = add_command(
+        commands, "resume", "Continue a local job after an interruption, without redoing finished stages."
+    )
+    resume.add_argument("job", metavar="JOB", help="job id")
+    add_data_dir(resume)
+    resume.set_defaults(handler=cmd_resume)
+
+
+def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int:
+    from shared.jobs import JobState
+
+    total = (job.updated_at - job.created_at).total_seconds()
+    if job.state is JobState.SUCCEEDED:
+        print(f"\njob {job.job_id} succeeded in {duration(total)}")
+        for label, path in outputs_of(runtime, job).items():
+            print(f"  {label:<8}{path}")
+        return EXIT_OK
+    if job.state in (JobState.FAILED, JobState.CANCELLED):
+        failure = job.failure
+        print(f"\njob {job.job_id} {job.state}", file=sys.stderr)
+        if failure is not None:
+            print(f"  in {failure.stage}: {failure.cause}: {failure.message}", file=sys.stderr)
+            print(f"  what to do: {failure.advice}", file=sys.stderr)
+        email = email_of(runtime, job.job_id)
+        if email:
+            print(f"  email:  {email}", file=sys.stderr)
+        return EXIT_JOB_FAILED
+    if stop_after is not None:
+        print(
+            f"\nstopped after {stop_after} (job {job.job_id} is {job.state}); continue with: spaceport resume {job.job_id}"
+        )
+        return EXIT_OK
+    print(
+        f"\njob {job.job_id} is {job.state} and nothing can move it on; see spaceport status {job.job_id}",
+        file=sys.stderr,
+    )
+    return EXIT_JOB_FAILED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    runtime = make_runtime(args.data_dir)
+    options = job_options(args)
+    with runtime.running():
+        job = submit_local(runtime, args.photos, args.email or default_email(), options)
+        print(
+            f"job {job.job_id} submitted (preset {options.preset}); Ctrl-C stops it, `spaceport resume {job.job_id}` continues"
+        )
+        job = drive_job(runtime, job.job_id, args.stop_after)
+        if args.verbose:
+            print_hops(runtime)
+        return report_outcome(runtime, job, args.stop_after)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    runtime = make_runtime(args.data_dir)
+    with runtime.running():
+        job = runtime.table.get(args.job)
+        if job is None:
+            raise CliError(f"no job {args.job} in {runtime.data_dir}")
+        if not runtime.settled(job.job_id):
+            runtime.revive(job)
+            done = [
+                s for s in STAGE_ORDER if (r := job.stages.get(s)) is not None and r.status == "succeeded"
+            ]
+            print(f"resuming job {job.job_id} ({job.state}; done: {', '.join(done) or 'nothing yet'})")
+            job = drive_job(runtime, job.job_id)
+            if args.verbose:
+                print_hops(runtime)
+        return report_outcome(runtime, job)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from spaceport.demo import score_demo
+    from spaceport.synthetic import render_scene
+
+    runtime = make_runtime(args.data_dir)
+    options = job_options(args)
+    if args.images < 8:
+        raise CliError("--images must be at least 8")
+    render_dir = (
+        runtime.data_dir / "demo" / f"{args.kind}-{args.seed}-{args.images}-{args.width}x{args.height}"
+    )
+    if not (render_dir / "truth.json").exists():
+        print(f"rendering {args.images} {args.kind} photos ({args.width}x{args.height}) into {render_dir}")
+        render_scene(
+            args.kind, render_dir, n_images=args.images, width=args.width, height=args.height, seed=args.seed
+        )
+    with runtime.running():
+        job = submit_local(runtime, render_dir, args.email or default_email(), options)
+        print(f"job {job.job_id} submitted (preset {options.preset})")
+        job = drive_job(runtime, job.job_id)
+        code = report_outcome(runtime, job)
+    scores = score_demo(render_dir, runtime.job_dir(job.job_id), job)
+    for line in scores:
+        print(line)
+    return code
