@@ -6,6 +6,7 @@ Commands (spaceport/commands/) print; these functions decide and return.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spaceport.commands.common import CliError, Interrupted
+from spaceport.commands.hints import command_hint
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".heic", ".heif", ".tif", ".tiff", ".webp"})
 LOCAL_CALLER = "local"
@@ -32,6 +34,22 @@ def make_runtime(data_dir: Path | None, view_port: int | None = None) -> Any:
         link_base_url=f"http://127.0.0.1:{port}/files",
         view_port=port,
     )
+
+
+def data_dir_of(data_dir: Path | None) -> Path:
+    from spaceport.runtime import default_data_dir
+
+    return Path(data_dir or default_data_dir()).expanduser().resolve()
+
+
+def existing_runtime(data_dir: Path | None, view_port: int | None = None) -> Any | None:
+    """A runtime over a data dir that already holds jobs; None (and nothing created) otherwise.
+    For commands that only read (`status`, `view`)."""
+    from spaceport.runtime import DB_NAME
+
+    if not (data_dir_of(data_dir) / DB_NAME).is_file():
+        return None
+    return make_runtime(data_dir, view_port)
 
 
 def stage_command_from_env() -> Any:
@@ -83,22 +101,43 @@ def copy_into_inbox(photos: list[Path], target: Path) -> int:
     return total
 
 
-def submit_local(runtime: Any, photos_dir: Path, email: str, options: Any) -> Any:
+def submit_local(runtime: Any, photos_dir: Path, email: str, options: Any, photos: list[Path] | None = None) -> Any:
+    """Copy the photos into the inbox and submit the job through the ingest logic; remembers the
+    folder they came from (`source_of`)."""
     from services.ingest.logic import SubmitRequest, submit_job
     from shared.errors import UserInputError
 
-    photos = photo_files(photos_dir)
+    photos = photo_files(photos_dir) if photos is None else photos
     name = inbox_name(photos_dir)
     size = copy_into_inbox(photos, runtime.inbox_dir(name))
     print(f"copied {len(photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
+    request = SubmitRequest(inbox=name, email=email, options=options)
     try:
-        request = SubmitRequest(inbox=name, email=email, options=options)
-    except ValueError as exc:
-        raise CliError(f"invalid request: {exc}") from exc
-    try:
-        return submit_job(request, LOCAL_CALLER, runtime.ports, runtime.pipeline)
+        job = submit_job(request, LOCAL_CALLER, runtime.ports, runtime.pipeline)
     except UserInputError as exc:
         raise CliError(f"photos rejected ({exc.cause}): {exc.message}") from exc
+    remember_source(runtime.data_dir, job.job_id, photos_dir)
+    return job
+
+
+SOURCES_FILE = "sources.json"  # job id -> the folder `run` took the photos from (local only)
+
+
+def remember_source(data_dir: Path, job_id: str, folder: Path) -> None:
+    path = Path(data_dir) / SOURCES_FILE
+    sources = read_sources(data_dir)
+    sources[job_id] = str(Path(folder).expanduser().resolve())
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(sources, indent=1))
+    tmp.replace(path)
+
+
+def read_sources(data_dir: Path) -> dict[str, str]:
+    try:
+        body = json.loads((Path(data_dir) / SOURCES_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in body.items()} if isinstance(body, dict) else {}
 
 
 def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
@@ -126,7 +165,7 @@ def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
     except KeyboardInterrupt:
         view.close()
         stopped = runtime.launcher.interrupt()
-        raise Interrupted(job_id, stopped) from None
+        raise Interrupted(job_id, stopped, runtime.data_dir) from None
     view.close()
     return runtime.table.get(job_id)
 
@@ -149,9 +188,7 @@ def outputs_of(runtime: Any, job: Any) -> dict[str, str]:
     sog = job_dir / "compress/model.sog"
     if sog.exists():
         found["model:"] = f"{sog}  ({sog.stat().st_size / 1e6:.2f} MB)"
-    found["viewer:"] = f"spaceport view {job.job_id}" + (
-        f" --data-dir {runtime.data_dir}" if str(runtime.data_dir) != str(_default_dir()) else ""
-    )
+    found["viewer:"] = command_hint(runtime.data_dir, "view", job.job_id)
     report = job_dir / "notify/report.html"
     if report.exists():
         found["report:"] = str(report)
@@ -159,12 +196,6 @@ def outputs_of(runtime: Any, job: Any) -> dict[str, str]:
     if email:
         found["email:"] = f"{email}  (to {job.email})"
     return found
-
-
-def _default_dir() -> Path:
-    from spaceport.runtime import default_data_dir
-
-    return default_data_dir().expanduser().resolve()
 
 
 def email_of(runtime: Any, job_id: str) -> Path | None:

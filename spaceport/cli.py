@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from spaceport.commands import jobs, status, submit, view
+from spaceport.commands import jobs, presets, status, submit, view
 from spaceport.commands.common import (
     EPILOG,
     EXIT_ENVIRONMENT,
@@ -35,10 +35,19 @@ from spaceport.commands.common import (
     Interrupted,
     duration,
 )
+from spaceport.commands.hints import command_hint
 
 __all__ = ["EXIT_ENVIRONMENT", "EXIT_INTERRUPTED", "EXIT_JOB_FAILED", "EXIT_OK", "EXIT_USAGE", "main"]
 
-COMMAND_MODULES = (jobs, status, view, submit)
+COMMAND_MODULES = (jobs, status, view, presets, submit)
+
+
+def busy_advice(args: argparse.Namespace) -> str:
+    return (
+        "A `run`, `resume` or `demo` is still driving jobs there, perhaps in another terminal: let it "
+        "finish, or stop it with Ctrl-C and continue later with `resume`; or use another --data-dir. "
+        f"To watch it: {command_hint(getattr(args, 'data_dir', None), 'status')}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +72,9 @@ def install_signal_handlers() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from shared.threads import apply_cpu_thread_defaults
+
+    apply_cpu_thread_defaults()  # before torch loads, here and in the stage processes
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -86,14 +98,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         stopped = f" (stopped {', '.join(exc.stopped)})" if exc.stopped else ""
         print(
             f"\nspaceport: interrupted after {duration(time.monotonic() - started)}{stopped};"
-            f" continue with: spaceport resume {exc.job_id}",
+            f" continue with: {command_hint(exc.data_dir, 'resume', exc.job_id)}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("\nspaceport: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (RuntimeBusy, ConfigurationError) as exc:
+    except RuntimeBusy as exc:
+        print(f"spaceport: {exc}. {busy_advice(args)}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except ConfigurationError as exc:
         print(f"spaceport: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     except SpaceportError as exc:

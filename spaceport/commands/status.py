@@ -1,4 +1,5 @@
-"""`spaceport status`: one job (stages, progress, failure) or the list of jobs; `--cloud` asks the API."""
+"""`spaceport status`: the jobs in a data dir as a table, or one job (stages, progress, failure,
+where its outputs are); `--cloud` asks the deployed API instead."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import os
 from typing import Any
 
-from spaceport.api import make_runtime, outputs_of
+from spaceport.api import data_dir_of, existing_runtime, outputs_of, read_sources
 from spaceport.commands.common import (
     EXIT_ENVIRONMENT,
     EXIT_OK,
@@ -16,6 +17,7 @@ from spaceport.commands.common import (
     add_command,
     add_data_dir,
 )
+from spaceport.commands.hints import command_hint
 
 
 def register(commands: Any) -> None:
@@ -37,35 +39,79 @@ def register(commands: Any) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     if args.cloud:
-        from spaceport.cloud import CloudError, cloud_status
-
-        if not args.job:
-            raise CliError("status --cloud needs a JOB")
-        try:
-            body = cloud_status(args.api_url, args.job, args.region)
-        except CloudError as exc:
-            raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
-        print(json.dumps(body, indent=2))
+        return cloud_status(args)
+    runtime = existing_runtime(args.data_dir)
+    if runtime is None:
+        if args.job:
+            raise CliError(f"no job {args.job} in {data_dir_of(args.data_dir)} (no jobs have run there)")
+        print("[]" if args.json else f"no jobs in {data_dir_of(args.data_dir)}")
         return EXIT_OK
-    from services.ingest.logic import job_view
-    from shared.stage import read_progress
-
-    runtime = make_runtime(args.data_dir)
     if not args.job:
-        jobs = runtime.table.list_all()
-        if args.json:
-            print(json.dumps([j.model_dump(mode="json") for j in jobs], indent=2))
-        elif not jobs:
-            print(f"no jobs in {runtime.data_dir}")
-        for job in [] if args.json else jobs:
-            print(
-                f"{job.job_id}  {job.state:<17} {job.created_at:%Y-%m-%d %H:%M}  {job.photo_count:>4} photos  {job.options.preset}"
-            )
-        return EXIT_OK
+        return list_jobs(runtime, args.json)
     job = runtime.table.get(args.job)
     if job is None:
         raise CliError(f"no job {args.job} in {runtime.data_dir}")
+    body = job_body(runtime, job)
+    if args.json:
+        print(json.dumps(body, indent=2, default=str))
+        return EXIT_OK
+    show_job(runtime, job, body)
+    return EXIT_OK
+
+
+def cloud_status(args: argparse.Namespace) -> int:
+    from spaceport.cloud import CloudError, cloud_status
+
+    if not args.job:
+        raise CliError("status --cloud needs a JOB")
+    try:
+        body = cloud_status(args.api_url, args.job, args.region)
+    except CloudError as exc:
+        raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
+    print(json.dumps(body, indent=2))
+    return EXIT_OK
+
+
+def list_jobs(runtime: Any, as_json: bool) -> int:
+    jobs = runtime.table.list_all()
+    sources = read_sources(runtime.data_dir)
+    if as_json:
+        print(json.dumps([{**j.model_dump(mode="json"), "source": sources.get(j.job_id)} for j in jobs], indent=2))
+        return EXIT_OK
+    if not jobs:
+        print(f"no jobs in {runtime.data_dir}")
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"jobs in {runtime.data_dir}", title_justify="left")
+    for name, justify in (("job", "left"), ("state", "left"), ("created", "left"), ("photos", "right"),
+                          ("preset", "left"), ("photos from", "left")):  # fmt: skip
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for job in jobs:
+        source = sources.get(job.job_id) or job.inbox_uri
+        table.add_row(
+            job.job_id, str(job.state), f"{job.created_at:%Y-%m-%d %H:%M}", str(job.photo_count),
+            str(job.options.preset), source,
+        )  # fmt: skip
+    console = Console(soft_wrap=False)
+    console.print(table)
+    waiting = [j for j in jobs if not j.is_final]
+    if waiting and not runtime.is_driven():
+        console.print(
+            f"{len(waiting)} not finished and nothing is running them; continue one with: "
+            f"{command_hint(runtime.data_dir, 'resume', waiting[0].job_id)}",
+            highlight=False, markup=False,
+        )  # fmt: skip
+    return EXIT_OK
+
+
+def job_body(runtime: Any, job: Any) -> dict[str, Any]:
+    from services.ingest.logic import job_view
+    from shared.stage import read_progress
+
     body = job_view(job, runtime.ports, runtime.pipeline)
+    body["source"] = read_sources(runtime.data_dir).get(job.job_id)
     body["runs"] = [
         {k: run[k] for k in ("run_name", "status", "starts", "exit_code", "log_path")}
         for run in runtime.launcher.runs(job.job_id)
@@ -82,14 +128,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         }
         for d in runtime.bus.dead_letters(job.job_id)
     ]
-    if args.json:
-        print(json.dumps(body, indent=2, default=str))
-        return EXIT_OK
+    return body
+
+
+def show_job(runtime: Any, job: Any, body: dict[str, Any]) -> None:
     from spaceport.progress import done_line, progress_line
 
     print(
         f"job {job.job_id}: {job.state}  ({job.photo_count} photos, preset {job.options.preset}, to {job.email})"
     )
+    print(f"  photos from {body['source'] or job.inbox_uri}")
     for stage in STAGE_ORDER:
         record = job.stages.get(stage)
         if record is None:
@@ -107,5 +155,4 @@ def cmd_status(args: argparse.Namespace) -> int:
         for label, path in outputs_of(runtime, job).items():
             print(f"  {label:<8}{path}")
     elif not runtime.is_driven():
-        print(f"  nothing is running it now: continue with `spaceport resume {job.job_id}`")
-    return EXIT_OK
+        print(f"  nothing is running it now: continue with `{command_hint(runtime.data_dir, 'resume', job.job_id)}`")

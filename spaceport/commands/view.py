@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from spaceport.api import make_runtime
+from spaceport.api import data_dir_of, existing_runtime
 from spaceport.commands.common import (
     EXIT_ENVIRONMENT,
     EXIT_JOB_FAILED,
@@ -32,10 +32,10 @@ def cmd_view(args: argparse.Namespace) -> int:
     from spaceport.viewer.server import ViewerMissing, make_server
 
     port = DEFAULT_VIEW_PORT if args.port is None else args.port
-    runtime = make_runtime(args.data_dir, view_port=port)
-    job = runtime.table.get(args.job)
+    runtime = existing_runtime(args.data_dir, view_port=port)
+    job = None if runtime is None else runtime.table.get(args.job)
     if job is None:
-        raise CliError(f"no job {args.job} in {runtime.data_dir}")
+        raise CliError(f"no job {args.job} in {data_dir_of(args.data_dir)}")
     sog = runtime.job_dir(job.job_id) / "compress/model.sog"
     if not sog.exists():
         raise CliError(f"job {job.job_id} has no model yet ({job.state})", EXIT_JOB_FAILED)
