@@ -36,10 +36,11 @@ class CliError(Exception):
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM while driving a job."""
 
-    def __init__(self, job_id: str, stopped: list[str]) -> None:
+    def __init__(self, job_id: str, stopped: list[str], data_dir: Path | None = None) -> None:
         super().__init__(job_id)
         self.job_id = job_id
         self.stopped = stopped
+        self.data_dir = data_dir
 
 
 def add_command(commands: Any, name: str, help_text: str, epilog: str = EPILOG) -> argparse.ArgumentParser:
@@ -55,13 +56,30 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         choices=("preview", "standard", "quality"),
-        help="speed/quality bundle (default: preview without a CUDA GPU, standard with one)",
+        help="speed/quality bundle, see `spaceport presets` (default: preview without a CUDA GPU, "
+        "standard with one)",
     )
-    parser.add_argument("--max-image-size", type=int, help="longest image side used, in pixels (256-8000)")
+    parser.add_argument(
+        "--max-image-size",
+        type=int,
+        metavar="PX",
+        help="longest image side for training, 256-8000 (default: the preset's); larger than the "
+        "preset's also raises its Gaussian cap",
+    )
+    parser.add_argument("--steps", type=int, help="training steps, 100-200000 (default: the preset's)")
+    parser.add_argument(
+        "--sh-degree", type=int, choices=(0, 1, 2, 3), help="view-dependent colour detail (default: the preset's)"
+    )
+    parser.add_argument(
+        "--max-gaussians", type=int, metavar="N", help="most Gaussians in the model (default: the preset's)"
+    )
     parser.add_argument(
         "--matcher",
         choices=("auto", "exhaustive", "sequential", "spatial"),
-        help="feature matcher",
+        help="feature matcher (default auto: chosen from the photos)",
+    )
+    parser.add_argument(
+        "-y", "--yes", action="store_true", help="start a long CPU run without asking (see `spaceport presets`)"
     )
 
 
@@ -72,19 +90,30 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def job_options(args: argparse.Namespace) -> Any:
+    """JobOptions from the command line; a bad value is one sentence per flag (exit 2)."""
     from pydantic import ValidationError
 
     from shared.options import JobOptions
+    from spaceport.commands.hints import validation_sentences
 
     values: dict[str, Any] = {"preset": args.preset or default_preset()}
-    if args.max_image_size is not None:
-        values["max_image_size"] = args.max_image_size
-    if args.matcher is not None:
-        values["matcher"] = args.matcher
+    for name in ("max_image_size", "steps", "sh_degree", "max_gaussians", "matcher"):
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
     try:
         return JobOptions(**values)
     except ValidationError as exc:
-        raise CliError(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+        raise CliError(" ".join(validation_sentences(exc.errors()))) from exc
+
+
+def check_email(address: str) -> str:
+    """The address, or a CliError in one sentence (before anything is copied or started)."""
+    from shared.events import check_email as valid_email
+
+    try:
+        return valid_email(address)
+    except ValueError as exc:
+        raise CliError(f"--email: {exc}.") from exc
 
 
 def default_preset() -> str:

@@ -13,10 +13,12 @@ from spaceport.api import (
     email_of,
     make_runtime,
     outputs_of,
+    photo_files,
     print_hops,
     submit_local,
 )
 from spaceport.commands.common import (
+    EPILOG,
     EXIT_JOB_FAILED,
     EXIT_OK,
     STAGE_ORDER,
@@ -24,14 +26,31 @@ from spaceport.commands.common import (
     add_command,
     add_data_dir,
     add_job_options,
+    check_email,
     duration,
     job_options,
 )
+from spaceport.commands.hints import command_hint
+from spaceport.commands.presets import confirm_long_cpu_run, preset_rows
+
+
+def presets_epilog() -> str:
+    """The preset table for `run --help` and `demo --help` (`spaceport presets` has the notes)."""
+    lines = ["presets (`spaceport presets` explains the times):"]
+    for row in preset_rows():
+        lines.append(
+            f"  {row['preset']:<9}{row['image size']:>8}, {row['steps']:>6} steps, {row['Gaussian cap']:>9} "
+            f"Gaussians, SH {row['SH degree']}; 2 CPU cores {row['2 CPU cores']}, T4 GPU {row['T4 GPU (estimate)']}"
+        )
+    return "\n".join(lines) + "\n\n" + EPILOG
 
 
 def register(commands: Any) -> None:
     run = add_command(
-        commands, "run", "Process a folder of photos on this machine, showing progress until the model is ready."
+        commands,
+        "run",
+        "Process a folder of photos on this machine, showing progress until the model is ready.",
+        epilog=presets_epilog(),
     )
     run.add_argument(
         "photos", type=Path, metavar="PHOTOS_DIR", help="folder of JPEG/PNG/HEIC photos (never modified)"
@@ -41,7 +60,12 @@ def register(commands: Any) -> None:
     run.add_argument("--stop-after", choices=STAGE_ORDER, help="stop once this stage is done (resume later)")
     run.set_defaults(handler=cmd_run)
 
-    demo = add_command(commands, "demo", "Render a synthetic scene with known cameras, run it, and score the result.")
+    demo = add_command(
+        commands,
+        "demo",
+        "Render a synthetic scene with known cameras, run it, and score the result.",
+        epilog=presets_epilog(),
+    )
     demo.add_argument(
         "--kind",
         choices=("drone", "orbit"),
@@ -85,24 +109,61 @@ def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int
         return EXIT_JOB_FAILED
     if stop_after is not None:
         print(
-            f"\nstopped after {stop_after} (job {job.job_id} is {job.state}); continue with: spaceport resume {job.job_id}"
+            f"\nstopped after {stop_after} (job {job.job_id} is {job.state}); continue with: "
+            f"{command_hint(runtime.data_dir, 'resume', job.job_id)}"
         )
         return EXIT_OK
     print(
-        f"\njob {job.job_id} is {job.state} and nothing can move it on; see spaceport status {job.job_id}",
+        f"\njob {job.job_id} is {job.state} and nothing can move it on; see: "
+        f"{command_hint(runtime.data_dir, 'status', job.job_id)}",
         file=sys.stderr,
     )
     return EXIT_JOB_FAILED
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    runtime = make_runtime(args.data_dir)
+def prepare(args: argparse.Namespace, photos_dir: Path) -> tuple[Any, str, list[Path]]:
+    """Everything checked before anything is copied or started: options, address, photos, and
+    the question before a long CPU run. Prints the notes about settings that differ from the preset."""
+    from shared.options import resolve
+
     options = job_options(args)
+    email = check_email(args.email or default_email())
+    photos = photo_files(photos_dir)
+    settings = resolve(options)
+    for note in settings.notes:
+        print(f"note: {note}")
+    confirm_long_cpu_run(options, len(photos), longest_side(photos[0]), args.yes)
+    return options, email, photos
+
+
+def longest_side(photo: Path) -> int | None:
+    """The photo's longest side in pixels (header only), or None when Pillow cannot tell."""
+    try:
+        from PIL import Image
+
+        with Image.open(photo) as image:
+            return max(image.size)
+    except Exception:  # noqa: BLE001 - only an estimate depends on it
+        return None
+
+
+def submitted_line(runtime: Any, job: Any, options: Any) -> str:
+    from shared.options import resolve
+
+    s = resolve(options)
+    return (
+        f"job {job.job_id} submitted: preset {options.preset}, {s.max_image_size} px, {s.steps:,} steps, "
+        f"<= {s.max_gaussians:,} Gaussians, SH degree {s.sh_degree}. Ctrl-C stops it; "
+        f"`{command_hint(runtime.data_dir, 'resume', job.job_id)}` continues"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    options, email, photos = prepare(args, args.photos)
+    runtime = make_runtime(args.data_dir)
     with runtime.running():
-        job = submit_local(runtime, args.photos, args.email or default_email(), options)
-        print(
-            f"job {job.job_id} submitted (preset {options.preset}); Ctrl-C stops it, `spaceport resume {job.job_id}` continues"
-        )
+        job = submit_local(runtime, args.photos, email, options, photos)
+        print(submitted_line(runtime, job, options))
         job = drive_job(runtime, job.job_id, args.stop_after)
         if args.verbose:
             print_hops(runtime)
@@ -131,10 +192,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from spaceport.demo import score_demo
     from spaceport.synthetic import render_scene
 
-    runtime = make_runtime(args.data_dir)
-    options = job_options(args)
     if args.images < 8:
         raise CliError("--images must be at least 8")
+    runtime = make_runtime(args.data_dir)
     render_dir = (
         runtime.data_dir / "demo" / f"{args.kind}-{args.seed}-{args.images}-{args.width}x{args.height}"
     )
@@ -143,9 +203,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         render_scene(
             args.kind, render_dir, n_images=args.images, width=args.width, height=args.height, seed=args.seed
         )
+    options, email, photos = prepare(args, render_dir)
     with runtime.running():
-        job = submit_local(runtime, render_dir, args.email or default_email(), options)
-        print(f"job {job.job_id} submitted (preset {options.preset})")
+        job = submit_local(runtime, render_dir, email, options, photos)
+        print(submitted_line(runtime, job, options))
         job = drive_job(runtime, job.job_id)
         code = report_outcome(runtime, job)
     scores = score_demo(render_dir, runtime.job_dir(job.job_id), job)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.options import JobOptions, Preset
+from shared.options import JobOptions, Preset, resolve
 
 SfmMatcher = Literal["auto", "exhaustive", "sequential", "spatial"]
 Mapper = Literal["incremental", "global"]
@@ -61,8 +61,11 @@ class Config(BaseModel):
 
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
+        """The preset's config at the job's image size when one is given; otherwise the preset's SfM
+        size, raised to the training size (the undistorted images are what training reads)."""
         base = PRESETS[options.preset]
-        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": options.matcher})
+        size = options.max_image_size or max(base.max_image_size, resolve(options).max_image_size)
+        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher})
 
 
 PRESETS: dict[Preset, Config] = {
