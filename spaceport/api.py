@@ -24,16 +24,23 @@ LOCAL_CALLER = "local"
 
 
 def make_runtime(data_dir: Path | None, view_port: int | None = None) -> Any:
+    """The local runtime for a data dir. Its emails and reports name files on this machine and
+    the viewer command spelled as the user runs spaceport (`Pipeline.viewer_command`)."""
+    from dataclasses import replace
+
     from spaceport.runtime import DEFAULT_VIEW_PORT, LocalRuntime, default_data_dir, smtp_from_env
 
     port = DEFAULT_VIEW_PORT if view_port is None else view_port
-    return LocalRuntime(
+    runtime = LocalRuntime(
         data_dir or default_data_dir(),
         command=stage_command_from_env(),
         smtp=smtp_from_env(),
-        link_base_url=f"http://127.0.0.1:{port}/files",
         view_port=port,
     )
+    marker = "JOB-ID-MARKER"
+    command = command_hint(runtime.data_dir, "view", marker).replace("{", "{{").replace("}", "}}")
+    runtime.pipeline = replace(runtime.pipeline, viewer_command=command.replace(marker, "{job_id}"))
+    return runtime
 
 
 def data_dir_of(data_dir: Path | None) -> Path:

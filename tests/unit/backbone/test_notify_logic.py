@@ -138,4 +138,4 @@ def test_a_local_run_reports_what_the_cloud_would_cost(world):
         world.table.items[JOB_ID]["stages"][stage]["instance_type"] = "local"
     notify.handle(success(), world.ports, PIPELINE)
     text = world.mailer.sent[0].text
-    assert "Cloud cost of this job (estimate): about $" in text and "$0.00" not in text
+    assert "The same job in the cloud (estimate): about $" in text and "$0.00" not in text

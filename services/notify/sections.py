@@ -1,0 +1,171 @@
+"""The report as a list of titled sections, read by the HTML page and the emails alike.
+
+Each section comes from one part of `report.json`; a new part of the report adds a builder to
+`SECTION_BUILDERS` (or a section to the list) and shows up in report.html and the emails with no
+change to their renderers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from services.notify.figures import SCALES, Band, band_of
+from services.notify.report import duration_text
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    value: str
+    band: Band | None = None  # good / fair / poor, for figures that have a scale
+    note: str = ""  # what the figure means, in plain words
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # stable name ("quality", "camera_solve", ...), for renderers that pick sections
+    title: str
+    rows: tuple[Row, ...] = ()
+    paragraphs: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()  # (label, href)
+
+
+def fmt(value: Any, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{unit}"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value}{unit}"
+
+
+def scored(label: str, scale: str, value: float | None, text: str) -> Row:
+    band = band_of(scale, value)
+    meaning = SCALES[scale]
+    return Row(label, text, band, f"{meaning.meaning} ({meaning.bounds_text}.)")
+
+
+def local_path(url: str) -> str | None:
+    """The path of a file:// URL (local delivery), else None."""
+    parts = urlsplit(url)
+    return unquote(parts.path) if parts.scheme == "file" else None
+
+
+def quality_section(report: dict[str, Any]) -> Section | None:
+    q = report["quality"]
+    if q["psnr"] is None and q["gaussians"] is None:
+        return None
+    rows = [
+        scored("Held-out PSNR", "psnr", q["psnr"], fmt(q["psnr"], " dB")),
+        scored("Held-out SSIM", "ssim", q["ssim"], fmt(q["ssim"], "", 3)),
+    ]
+    if q["lpips"] is not None:
+        rows.append(scored("Held-out LPIPS", "lpips", q["lpips"], fmt(q["lpips"], "", 3)))
+    rows.append(Row("Gaussians", fmt(q["gaussians"]), note="The 3D splats that make up the model."))
+    views = q["eval_views"]
+    paragraphs = (f"Measured on {views} photos held back from training.",) if views else ()
+    return Section("quality", "How good the model is", tuple(rows), paragraphs)
+
+
+def camera_section(report: dict[str, Any]) -> Section | None:
+    sfm = report["sfm"]
+    if sfm["images_in"] is None:
+        return None
+    ratio = sfm["registration_ratio"]
+    rows = (
+        scored("Photos placed in 3D", "registration", ratio, f"{fmt(sfm['images_registered'])} of {fmt(sfm['images_in'])}"),
+        scored("Reprojection error", "reprojection", sfm["mean_reprojection_error_px"],
+               fmt(sfm["mean_reprojection_error_px"], " px")),
+        Row("3D points", fmt(sfm["points3d"]), note="Points the camera solve triangulated; training starts from them."),
+        Row("Photo pairs chosen by", fmt(sfm["matcher"])),
+        Row("Geo-referenced", fmt(sfm["georeferenced"]), note="The model is in metres, east-north-up, from the photos' GPS."),
+    )  # fmt: skip
+    return Section("camera_solve", "Camera solve", rows)
+
+
+def settings_section(report: dict[str, Any]) -> Section | None:
+    s = report.get("settings")
+    if not s or s.get("steps") is None:
+        return None
+    size = f"{s['image_width']}×{s['image_height']} px" if s.get("image_width") else "–"
+    rows = (
+        Row("Preset", fmt(s["preset"])),
+        Row("Training image size", size),
+        Row("Training steps", fmt(s["steps"])),
+        Row("SH degree", fmt(s["sh_degree"]), note="Detail of view-dependent colour (0: none, 3: most)."),
+        Row("Gaussian cap", fmt(s["max_gaussians"])),
+        Row("Device", fmt(s["device"])),
+        Row("Densification", fmt(s["strategy"])),
+    )
+    notes = tuple(f"Note: {note}." for note in s.get("requested", {}).get("notes", []))
+    return Section("settings", "Settings used", rows, notes)
+
+
+def time_section(report: dict[str, Any]) -> Section | None:
+    stages, cost = report["stages"], report["cost"]
+    if not stages:
+        return None
+    rows = [
+        Row(f"{stage} time", f"{duration_text(info['duration_s'])} on {info['instance_type'] or '–'}")
+        for stage, info in stages.items()
+    ]
+    if all(info["instance_type"] == "local" for info in stages.values()):
+        rows.append(Row("The same job in the cloud (estimate)", f"about ${cost['cloud_estimate']:.2f}"))
+    else:
+        rows.append(Row("Compute cost (on-demand)", "–" if cost["total"] is None else f"${cost['total']:.2f}"))
+    return Section("time", "Time and cost", tuple(rows))
+
+
+def model_section(report: dict[str, Any]) -> Section | None:
+    m = report["model"]
+    if m["sog_bytes"] is None:
+        return None
+    rows = (
+        Row("Web model size", fmt(m["sog_bytes"] / 1e6, " MB")),
+        Row("Smaller than the trained PLY by", fmt(m["compression_ratio"], "×", 1)),
+    )
+    return Section("model", "Model", rows)
+
+
+def files_section(report: dict[str, Any]) -> Section | None:
+    links = {name: url for name, url in report["links"].items() if name != "viewer"}
+    if not links and not report.get("viewer_command"):
+        return None
+    paragraphs: list[str] = []
+    if report.get("viewer_command"):
+        paragraphs.append(
+            f"Open the model in your browser: run `{report['viewer_command']}` "
+            "(it serves the viewer on http://127.0.0.1:8765/ while it runs)."
+        )
+    shown = tuple((local_path(url) or name, url) for name, url in links.items())
+    return Section("files", "Files", (), tuple(paragraphs), shown)
+
+
+def failure_section(report: dict[str, Any]) -> Section | None:
+    f = report["failure"]
+    if not f:
+        return None
+    return Section(
+        "failure", "Why it failed", (Row("Stage", f["stage"]), Row("Cause", str(f["cause"]))), (f["message"], f"What to do: {f['advice']}")
+    )
+
+
+SECTION_BUILDERS: list[Callable[[dict[str, Any]], Section | None]] = [
+    failure_section,
+    quality_section,
+    camera_section,
+    settings_section,
+    model_section,
+    time_section,
+    files_section,
+]
+
+
+def report_sections(report: dict[str, Any]) -> list[Section]:
+    return [section for build in SECTION_BUILDERS if (section := build(report)) is not None]
