@@ -21,6 +21,7 @@ class CauseCode(StrEnum):
     NO_OVERLAP = "no_overlap"
     DEGENERATE_MODEL = "degenerate_model"
     INVALID_MODEL_FILE = "invalid_model_file"
+    INVALID_COLMAP_MODEL = "invalid_colmap_model"
     # Resource problems: a bigger instance or smaller input helps.
     OUT_OF_MEMORY = "out_of_memory"
     TIMEOUT = "timeout"
@@ -67,6 +68,11 @@ ADVICE: dict[CauseCode, str] = {
         "with more texture in view."
     ),
     CauseCode.INVALID_MODEL_FILE: "The splat file is malformed or truncated; export it again.",
+    CauseCode.INVALID_COLMAP_MODEL: (
+        "Export the COLMAP model again (cameras, images and points3D in sparse/0/) together with the "
+        "photos it was solved from, under the file names it uses and at their original size; or leave "
+        "the model out and let Spaceport solve the cameras itself."
+    ),
     CauseCode.OUT_OF_MEMORY: (
         "The job ran out of memory. Submit fewer photos, a lower preset or a smaller maximum "
         "image size, or raise the instance type."

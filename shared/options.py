@@ -56,6 +56,9 @@ PRESETS: dict[Preset, PresetSpec] = {
 CPU_CONFIRM_MINUTES = 30.0
 
 
+# Camera solve: "auto" imports a COLMAP model that comes with the photos (sparse/0/), else solves.
+SfmMode = Literal["auto", "solve", "import"]
+
 # No vocabulary-tree matching: it needs a downloaded tree, and pycolmap aborts the process without one.
 Matcher = Literal["auto", "exhaustive", "sequential", "spatial"]
 
@@ -71,6 +74,8 @@ class JobOptions(BaseModel):
     steps: int | None = Field(default=None, ge=100, le=200_000)
     # Feature matcher; "auto" picks from the data (GPS -> spatial, sequence -> sequential, ...).
     matcher: Matcher = "auto"
+    # Solve the cameras, or import the COLMAP model uploaded with the photos ("auto": import if present).
+    sfm_mode: SfmMode = "auto"
     # Keep view-dependent colour (higher-order SH) in the web model.
     keep_sh: bool = True
     # Highest spherical-harmonics degree trained (None: the preset's).

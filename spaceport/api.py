@@ -108,15 +108,36 @@ def copy_into_inbox(photos: list[Path], target: Path) -> int:
     return total
 
 
-def submit_local(runtime: Any, photos_dir: Path, email: str, options: Any, photos: list[Path] | None = None) -> Any:
-    """Copy the photos into the inbox and submit the job through the ingest logic; remembers the
-    folder they came from (`source_of`)."""
+MODEL_FILES = ("cameras", "images", "points3D", "rigs", "frames")
+
+
+def copy_colmap_model(model_dir: Path, target: Path) -> None:
+    """The model's files (.bin or .txt), nothing else from its folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        for ext in (".bin", ".txt"):
+            if (model_dir / f"{name}{ext}").is_file():
+                shutil.copy2(model_dir / f"{name}{ext}", target / f"{name}{ext}")
+
+
+def submit_local(
+    runtime: Any,
+    photos_dir: Path,
+    email: str,
+    options: Any,
+    photos: list[Path] | None = None,
+    colmap_model: Path | None = None,
+) -> Any:
+    """Copy the photos (and a COLMAP model to reuse, as `sparse/0/`) into the inbox and submit the
+    job through the ingest logic; remembers the folder they came from (`read_sources`)."""
     from services.ingest.logic import SubmitRequest, submit_job
     from shared.errors import UserInputError
 
     photos = photo_files(photos_dir) if photos is None else photos
     name = inbox_name(photos_dir)
     size = copy_into_inbox(photos, runtime.inbox_dir(name))
+    if colmap_model is not None:
+        copy_colmap_model(colmap_model, runtime.inbox_dir(name) / "sparse/0")
     print(f"copied {len(photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
     request = SubmitRequest(inbox=name, email=email, options=options)
     try:

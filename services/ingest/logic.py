@@ -78,7 +78,9 @@ def _read_photo_header(store: ObjectStore, item: StoredObject) -> tuple[StoredOb
 
 def validate_photo_set(store: ObjectStore, inbox_uri: str, limits: PhotoLimits) -> PhotoSet:
     """Raise `UserInputError` with a specific cause and named files, or return the set's size."""
-    photos = sorted((o for o in store.list(inbox_uri) if is_photo_name(o.uri)), key=lambda o: o.uri)
+    photos = sorted(
+        (o for o in store.list(inbox_uri) if is_photo_name(o.uri.removeprefix(inbox_uri))), key=lambda o: o.uri
+    )
     if len(photos) < limits.min_photos:
         raise UserInputError(
             CauseCode.TOO_FEW_IMAGES,

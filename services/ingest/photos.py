@@ -12,6 +12,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shared.layout import INBOX_COLMAP_MODEL
+
 ImageKind = Literal["jpeg", "png", "heic"]
 
 HEAD_BYTES = 256 * 1024  # EXIF blocks sit before the SOF marker and can reach 64 KiB+
@@ -116,9 +118,10 @@ def looks_complete(kind: ImageKind, tail: bytes) -> bool:
 
 
 def is_photo_name(name: str) -> bool:
-    """Files in an inbox that are part of the photo set (the manifest and dotfiles are not)."""
+    """Files in an inbox that are part of the photo set, by their name inside the inbox (the
+    manifest, dotfiles and a COLMAP model in sparse/ are not)."""
     base = name.rsplit("/", 1)[-1]
-    return bool(base) and not base.startswith(".") and base != "job.json"
+    return bool(base) and not base.startswith(".") and base != "job.json" and not name.startswith(INBOX_COLMAP_MODEL)
 
 
 def describe_problems(problems: PhotoProblems, limits: PhotoLimits, shown: int = 5) -> str:

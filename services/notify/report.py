@@ -111,6 +111,7 @@ def build_report(
             "mean_reprojection_error_px": _pick(sfm, "mean_reprojection_error_px"),
             "matcher": _pick(sfm, "matcher"),
             "georeferenced": bool(_pick(sfm, "georeferenced")),
+            "model_source": _pick(sfm, "model_source") or ("solved" if sfm else None),
         },
         "quality": {
             "psnr": _pick(train, "psnr"),

@@ -78,6 +78,15 @@ def camera_section(report: dict[str, Any]) -> Section | None:
     if sfm["images_in"] is None:
         return None
     ratio = sfm["registration_ratio"]
+    if sfm.get("model_source") == "imported":
+        rows = (
+            Row("Camera poses", "imported from your COLMAP model (not solved again)"),
+            Row("Photos with a pose", f"{fmt(sfm['images_registered'])} of {fmt(sfm['images_in'])}"),
+            scored("Reprojection error", "reprojection", sfm["mean_reprojection_error_px"],
+                   fmt(sfm["mean_reprojection_error_px"], " px")),
+            Row("3D points", fmt(sfm["points3d"]), note="The model's points; training starts from them."),
+        )  # fmt: skip
+        return Section("camera_solve", "Camera poses", rows)
     rows = (
         scored("Photos placed in 3D", "registration", ratio, f"{fmt(sfm['images_registered'])} of {fmt(sfm['images_in'])}"),
         scored("Reprojection error", "reprojection", sfm["mean_reprojection_error_px"],

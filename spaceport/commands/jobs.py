@@ -53,7 +53,21 @@ def register(commands: Any) -> None:
         epilog=presets_epilog(),
     )
     run.add_argument(
-        "photos", type=Path, metavar="PHOTOS_DIR", help="folder of JPEG/PNG/HEIC photos (never modified)"
+        "photos",
+        type=Path,
+        nargs="?",
+        metavar="PHOTOS_DIR",
+        help="folder of JPEG/PNG/HEIC photos, never modified (optional with --colmap: DIR/images)",
+    )
+    run.add_argument(
+        "--colmap",
+        type=Path,
+        metavar="DIR",
+        help="reuse this COLMAP model (DIR/sparse/0, DIR/sparse or DIR with cameras, images, points3D "
+        ".bin/.txt) instead of solving the cameras; a PHOTOS_DIR with sparse/0 is used the same way",
+    )
+    run.add_argument(
+        "--solve", action="store_true", help="solve the cameras even when PHOTOS_DIR holds a COLMAP model"
     )
     add_job_options(run)
     add_data_dir(run)
@@ -127,6 +141,10 @@ def prepare(args: argparse.Namespace, photos_dir: Path) -> tuple[Any, str, list[
     from shared.options import resolve
 
     options = job_options(args)
+    if getattr(args, "colmap_model", None) is not None:
+        options = options.model_copy(update={"sfm_mode": "import"})
+    elif getattr(args, "solve", False):
+        options = options.model_copy(update={"sfm_mode": "solve"})
     email = check_email(args.email or default_email())
     photos = photo_files(photos_dir)
     settings = resolve(options)
@@ -158,11 +176,39 @@ def submitted_line(runtime: Any, job: Any, options: Any) -> str:
     )
 
 
+def project_root(model: Path) -> Path:
+    """The COLMAP project folder of a model folder (above sparse/0, sparse, colmap/sparse/0)."""
+    folder = model
+    while folder.name in ("0", "sparse", "colmap") and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def find_colmap_model(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """(photos folder, COLMAP model folder or None) from PHOTOS_DIR, --colmap and --solve."""
+    from services.sfm.container.importer import find_model
+
+    if args.colmap is not None:
+        model = find_model(args.colmap)
+        if model is None:
+            raise CliError(
+                f"no COLMAP model in {args.colmap}: expected cameras, images and points3D (.bin or .txt) in "
+                f"{args.colmap / 'sparse/0'}, {args.colmap / 'sparse'} or {args.colmap} itself"
+            )
+        return args.photos or project_root(model), model
+    if args.photos is None:
+        raise CliError("give a PHOTOS_DIR, or --colmap DIR for a COLMAP project")
+    return args.photos, None if args.solve else find_model(args.photos)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    options, email, photos = prepare(args, args.photos)
+    photos_dir, args.colmap_model = find_colmap_model(args)
+    options, email, photos = prepare(args, photos_dir)
+    if args.colmap_model is not None:
+        print(f"using the COLMAP model in {args.colmap_model}: no new camera solve (it is checked and undistorted)")
     runtime = make_runtime(args.data_dir)
     with runtime.running():
-        job = submit_local(runtime, args.photos, email, options, photos)
+        job = submit_local(runtime, photos_dir, email, options, photos, args.colmap_model)
         print(submitted_line(runtime, job, options))
         job = drive_job(runtime, job.job_id, args.stop_after)
         if args.verbose:

@@ -58,6 +58,9 @@ class Config(BaseModel):
     num_threads: int = -1
     # Seed for RANSAC and the mappers (deterministic runs).
     seed: int = 0
+    # "solve" the cameras; "import" the COLMAP model in the input (importer.py); "auto": import
+    # when the input holds one.
+    mode: Literal["auto", "solve", "import"] = "auto"
 
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
@@ -65,7 +68,7 @@ class Config(BaseModel):
         size, raised to the training size (the undistorted images are what training reads)."""
         base = PRESETS[options.preset]
         size = options.max_image_size or max(base.max_image_size, resolve(options).max_image_size)
-        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher})
+        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher, "mode": options.sfm_mode})
 
 
 PRESETS: dict[Preset, Config] = {

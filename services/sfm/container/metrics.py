@@ -20,5 +20,6 @@ class Metrics(BaseModel):
     mapper: str  # incremental or global
     image_size: tuple[int, int]  # largest (width, height) of the working copies
     georeferenced: bool = False  # sparse/0 is in a local ENU metric frame (see georef.json)
+    model_source: str = "solved"  # "solved" here, or "imported" from the user's COLMAP model
     seconds: dict[str, float] = Field(default_factory=dict)  # wall seconds per step
     warnings: list[str] = Field(default_factory=list)
