@@ -29,7 +29,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     import webbrowser
 
     from spaceport.runtime import DEFAULT_VIEW_PORT
-    from spaceport.viewer.server import ViewerMissing, make_server
+    from spaceport.viewer.camera import initial_camera
+    from spaceport.viewer.server import ViewerMissing, make_server, viewer_settings
 
     port = DEFAULT_VIEW_PORT if args.port is None else args.port
     runtime = existing_runtime(args.data_dir, view_port=port)
@@ -41,15 +42,18 @@ def cmd_view(args: argparse.Namespace) -> int:
         raise CliError(f"job {job.job_id} has no model yet ({job.state})", EXIT_JOB_FAILED)
     base = f"/files/{runtime.pipeline.bucket}/jobs/{job.job_id}"
     report = runtime.job_dir(job.job_id) / "notify/report.html"
+    camera = initial_camera(runtime.job_dir(job.job_id) / "sfm/sparse/0")
+    summary = f"job {job.job_id} · {job.photo_count} photos · {job.options.preset}"
     info = {
         "job_id": job.job_id,
         "content": f"{base}/compress/model.sog",
         "settings": "/settings.json",
         "report": f"{base}/notify/report.html" if report.exists() else None,
-        "summary": f"job {job.job_id} · {job.photo_count} photos · {job.options.preset}",
+        "summary": summary + (f" · opened where {camera['photo']} was taken" if camera else ""),
+        "still": camera is not None,  # start on that view, not on the auto-orbit
     }
     try:
-        server = make_server(runtime.data_dir, job=info, port=port)
+        server = make_server(runtime.data_dir, job=info, port=port, settings=viewer_settings(camera))
     except ViewerMissing as exc:
         raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
     except OSError as exc:
