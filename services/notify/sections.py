@@ -93,7 +93,10 @@ def camera_section(report: dict[str, Any]) -> Section | None:
                fmt(sfm["mean_reprojection_error_px"], " px")),
         Row("3D points", fmt(sfm["points3d"]), note="Points the camera solve triangulated; training starts from them."),
         Row("Photo pairs chosen by", fmt(sfm["matcher"])),
-        Row("Geo-referenced", fmt(sfm["georeferenced"]), note="The model is in metres, east-north-up, from the photos' GPS."),
+        Row("Geo-referenced", fmt(sfm["georeferenced"]), note=(
+            "The model is in metres, east-north-up, from the photos' GPS." if sfm["georeferenced"]
+            else "Its scale and orientation are the camera solve's own (not enough photos with GPS)."
+        )),
     )  # fmt: skip
     return Section("camera_solve", "Camera solve", rows)
 
@@ -116,12 +119,16 @@ def settings_section(report: dict[str, Any]) -> Section | None:
     return Section("settings", "Settings used", rows, notes)
 
 
+def _machine(instance_type: str | None) -> str:
+    return "this machine" if instance_type == "local" else instance_type or "–"
+
+
 def time_section(report: dict[str, Any]) -> Section | None:
     stages, cost = report["stages"], report["cost"]
     if not stages:
         return None
     rows = [
-        Row(f"{stage} time", f"{duration_text(info['duration_s'])} on {info['instance_type'] or '–'}")
+        Row(f"{stage} time", f"{duration_text(info['duration_s'])} on {_machine(info['instance_type'])}")
         for stage, info in stages.items()
     ]
     if all(info["instance_type"] == "local" for info in stages.values()):
