@@ -116,3 +116,19 @@ def test_settings_a_stage_did_not_record_are_null_not_the_request(world):
     finish(world)
     report = json.loads(world.store.get_bytes(stage_uri(BUCKET, JOB_ID, "notify") + "report.json"))
     assert report["settings"]["sh_degree"] is None and report["settings"]["steps"] is None
+
+
+def test_a_local_failure_email_names_the_report_and_the_photos_copy_as_paths(world, tmp_path):
+    from shared.causes import CauseCode
+    from shared.events import JobFailed
+
+    world.table.items[JOB_ID]["state"] = "sfm_running"
+    event = JobFailed(job_id=JOB_ID, stage="sfm", cause=CauseCode.LOW_REGISTRATION, message="3 of 16 photos placed",
+                      advice="Take photos with 60-80% overlap")  # fmt: skip
+    pipeline = test_pipeline(delivery="files", viewer_command="spaceport view {job_id}")
+    notify.handle(Envelope("spaceport", "JobFailed", event.model_dump(mode="json"), "f1"), world.ports, pipeline)
+    (sent,) = world.mailer.sent
+    report = tmp_path / "data" / BUCKET / "jobs" / JOB_ID / "notify/report.html"
+    assert str(report) in sent.text and report.is_file()
+    assert "s3://" not in sent.text and str(tmp_path / "data" / BUCKET / "inbox/roof-1") in sent.text
+    assert "3 of 16 photos placed" in sent.text and "60-80% overlap" in sent.text
