@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from spaceport.api import inbox_name, photo_files
 from spaceport.commands.common import EXIT_ENVIRONMENT, EXIT_OK, CliError, add_command
+from spaceport.commands.hints import invoked_program
 
 
 def register(commands: Any) -> None:
@@ -48,5 +50,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
     job_id = body.get("job_id", "?")
     print(f"job {job_id} submitted ({len(photos)} photos in inbox/{name}/); the result goes to {args.email}")
-    print(f"follow it with: spaceport status --cloud {job_id}")
+    follow = [invoked_program(), "status", "--cloud", shlex.quote(job_id)]
+    if args.api_url and args.api_url != os.environ.get("SPACEPORT_API_URL"):
+        follow += ["--api-url", shlex.quote(args.api_url)]
+    print(f"follow it with: {' '.join(follow)}")
     return EXIT_OK
