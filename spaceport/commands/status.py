@@ -94,15 +94,14 @@ def list_jobs(runtime: Any, as_json: bool) -> int:
             job.job_id, str(job.state), f"{job.created_at:%Y-%m-%d %H:%M}", str(job.photo_count),
             str(job.options.preset), source,
         )  # fmt: skip
-    console = Console(soft_wrap=False)
+    console = Console()
     console.print(table)
     waiting = [j for j in jobs if not j.is_final]
     if waiting and not runtime.is_driven():
-        console.print(
+        print(  # plain print: rich would wrap the command, and it must paste as one line
             f"{len(waiting)} not finished and nothing is running them; continue one with: "
-            f"{command_hint(runtime.data_dir, 'resume', waiting[0].job_id)}",
-            highlight=False, markup=False,
-        )  # fmt: skip
+            f"{command_hint(runtime.data_dir, 'resume', waiting[0].job_id)}"
+        )
     return EXIT_OK
 
 
