@@ -102,7 +102,7 @@ def _local_success(job: Job, report: dict[str, Any], links: dict[str, str], deli
         "The preview (the model's render next to a photo it never trained on) is in this email."
         if images
         else "No preview image was made for this job."
-    )
+    ) + " report.html explains what each figure means."
     text = (
         f"Your 3D model is ready.\n\nTo open it in your browser, run:\n  {command}\n"
         "(it serves the viewer on http://127.0.0.1:8765/ while it runs)\n\n"
@@ -127,6 +127,7 @@ def _local_success(job: Job, report: dict[str, Any], links: dict[str, str], deli
 <small>(it serves the viewer on http://127.0.0.1:8765/ while it runs)</small></p>
 {figures}
 {"".join(_section_html(s) for s in sections)}
+<p>report.html (below) explains what each figure means.</p>
 <p>Files on this machine:</p><ul>{file_items}</ul>
 <p><small>Job {job.job_id}. Your photos were not changed; the copy this job used is in
 {html.escape(delivery.photos_location)}.</small></p>
