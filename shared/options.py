@@ -11,7 +11,7 @@ pixels need more Gaussians) unless it is given too. `resolve` says so in its `no
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
