@@ -19,7 +19,6 @@ from typing import Any
 from spaceport.commands.common import CliError, Interrupted
 from spaceport.commands.hints import command_hint
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".heic", ".heif", ".tif", ".tiff", ".webp"})
 LOCAL_CALLER = "local"
 
 
@@ -76,36 +75,20 @@ def default_email() -> str:
     return f"{user}@spaceport.localhost"
 
 
-def _photos_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+def photo_folder(folder: Path, email: str | None = None) -> Any:
+    """The folder's photos (spaceport/photos.py), checked before anything is copied or uploaded."""
+    from shared.errors import UserInputError
+    from spaceport.photos import read_photo_folder
 
-
-def photo_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise CliError(f"{folder} is not a folder of photos")
-    photos = _photos_in(folder)
-    if not photos and (folder / "images").is_dir():
-        photos = _photos_in(folder / "images")  # a dataset folder (COLMAP/nerfstudio layout)
-    if not photos:
-        raise CliError(
-            f"no photos in {folder} or {folder / 'images'} (looked for {', '.join(sorted(PHOTO_SUFFIXES))})"
-        )
-    return photos
+    try:
+        return read_photo_folder(folder, email)
+    except UserInputError as exc:
+        raise CliError(f"photos refused ({exc.cause}): {exc.message}") from exc
 
 
 def inbox_name(folder: Path) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.resolve().name).strip("-.") or "photos"
     return f"{stem[:80]}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
-
-
-def copy_into_inbox(photos: list[Path], target: Path) -> int:
-    """Copy (never move or modify) the photos; returns the bytes copied."""
-    target.mkdir(parents=True, exist_ok=False)
-    total = 0
-    for photo in photos:
-        shutil.copy2(photo, target / photo.name)
-        total += photo.stat().st_size
-    return total
 
 
 MODEL_FILES = ("cameras", "images", "points3D", "rigs", "frames")
@@ -125,25 +108,32 @@ def submit_local(
     photos_dir: Path,
     email: str,
     options: Any,
-    photos: list[Path] | None = None,
+    photos: Any = None,
     colmap_model: Path | None = None,
 ) -> Any:
-    """Copy the photos (and a COLMAP model to reuse, as `sparse/0/`) into the inbox and submit the
-    job through the ingest logic; remembers the folder they came from (`read_sources`)."""
+    """Copy the photos (spaceport/photos.py; and a COLMAP model to reuse, as `sparse/0/`) into the
+    inbox and submit the job through the ingest logic; a refused job's copy is taken back.
+    Remembers the folder the photos came from (`read_sources`)."""
     from services.ingest.logic import SubmitRequest, submit_job
     from shared.errors import UserInputError
+    from shared.layout import INBOX_COLMAP_MODEL
+    from spaceport.photos import copy_into_inbox, remove_inbox_copy
 
-    photos = photo_files(photos_dir) if photos is None else photos
+    photos = photo_folder(photos_dir, email) if photos is None else photos
     name = inbox_name(photos_dir)
+    request = SubmitRequest(inbox=name, email=email, options=options)
     size = copy_into_inbox(photos, runtime.inbox_dir(name))
     if colmap_model is not None:
-        copy_colmap_model(colmap_model, runtime.inbox_dir(name) / "sparse/0")
-    print(f"copied {len(photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
-    request = SubmitRequest(inbox=name, email=email, options=options)
+        copy_colmap_model(colmap_model, runtime.inbox_dir(name) / INBOX_COLMAP_MODEL / "0")
+    print(f"copied {len(photos.selection.photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
     try:
         job = submit_job(request, LOCAL_CALLER, runtime.ports, runtime.pipeline)
     except UserInputError as exc:
+        remove_inbox_copy(runtime.inbox_dir(name))
         raise CliError(f"photos rejected ({exc.cause}): {exc.message}") from exc
+    for warning in job.warnings:
+        if colmap_model is None or not warning.endswith(": sparse/"):  # the model we import
+            print(f"  left out: {warning}")
     remember_source(runtime.data_dir, job.job_id, photos_dir)
     return job
 

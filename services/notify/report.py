@@ -91,7 +91,12 @@ def build_report(
         "state": str(job.state),
         "generated_at": generated_at.isoformat(),
         "created_at": job.created_at.isoformat(),
-        "photos": {"count": job.photo_count, "bytes": job.photo_bytes},
+        "photos": {
+            "count": job.photo_count,
+            "bytes": job.photo_bytes,
+            "left_out": list(job.warnings),
+            "with_masks": _pick(sfm, "photos_with_masks"),
+        },
         "options": job.options.model_dump(mode="json"),
         "settings": settings_used(job, stage_metrics),
         "stages": {
@@ -112,6 +117,9 @@ def build_report(
             "matcher": _pick(sfm, "matcher"),
             "georeferenced": bool(_pick(sfm, "georeferenced")),
             "model_source": _pick(sfm, "model_source") or ("solved" if sfm else None),
+            "unplaced_photos": _pick(sfm, "unplaced_photos") or [],
+            "photo_groups": _pick(sfm, "photo_groups") or [],
+            "warnings": _pick(sfm, "warnings") or [],
         },
         "quality": {
             "psnr": _pick(train, "psnr"),

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from services.notify.figures import SCALES, Band, band_of
 from services.notify.report import duration_text
+from shared.photo_formats import name_list
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,26 @@ def camera_section(report: dict[str, Any]) -> Section | None:
     return Section("camera_solve", "Camera solve", rows)
 
 
+def photos_section(report: dict[str, Any]) -> Section | None:
+    """What happened to the photos, when something did: left out, not placed, split, masked."""
+    photos, sfm = report["photos"], report["sfm"]
+    rows = []
+    if photos.get("left_out"):
+        rows.append(Row("Left out", "; ".join(photos["left_out"])))
+    unplaced = sfm.get("unplaced_photos") or []
+    if unplaced:
+        rows.append(Row("Not placed in 3D", f"{len(unplaced)}: {name_list(unplaced)}",
+                        note="The model never saw these views: their parts of the scene may be missing."))  # fmt: skip
+    groups = sfm.get("photo_groups") or []
+    if len(groups) > 1:
+        sizes = ", ".join(str(g) for g in groups)
+        rows.append(Row("Separate groups", f"{len(groups)} ({sizes} photos)",
+                        note="The model holds one; submit each capture as its own job."))  # fmt: skip
+    if photos.get("with_masks"):
+        rows.append(Row("Photos with masks", f"{photos['with_masks']} (masked pixels ignored)"))
+    return Section("photos", "What happened to the photos", tuple(rows)) if rows else None
+
+
 def settings_section(report: dict[str, Any]) -> Section | None:
     s = report.get("settings")
     if not s or s.get("steps") is None:
@@ -176,6 +197,7 @@ SECTION_BUILDERS: list[Callable[[dict[str, Any]], Section | None]] = [
     failure_section,
     quality_section,
     camera_section,
+    photos_section,
     settings_section,
     model_section,
     time_section,

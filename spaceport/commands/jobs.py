@@ -13,7 +13,7 @@ from spaceport.api import (
     email_of,
     make_runtime,
     outputs_of,
-    photo_files,
+    photo_folder,
     print_hops,
     submit_local,
 )
@@ -57,7 +57,8 @@ def register(commands: Any) -> None:
         type=Path,
         nargs="?",
         metavar="PHOTOS_DIR",
-        help="folder of JPEG/PNG/HEIC photos, never modified (optional with --colmap: DIR/images)",
+        help="folder of photos, sub-folders included (JPEG, PNG, TIFF, WebP, HEIC, AVIF...; never modified; "
+        "optional with --colmap: DIR/images)",
     )
     run.add_argument(
         "--colmap",
@@ -103,11 +104,16 @@ def register(commands: Any) -> None:
 
 
 def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int:
+    from services.ingest.logic import photo_summary
     from shared.jobs import JobState
+    from spaceport.photos import photo_notes
 
     total = (job.updated_at - job.created_at).total_seconds()
+    notes = photo_notes({"photos": photo_summary(job)}, left_out=False)
     if job.state is JobState.SUCCEEDED:
         print(f"\njob {job.job_id} succeeded in {duration(total)}")
+        for note in notes:
+            print(f"  photos: {note}")
         for label, path in outputs_of(runtime, job).items():
             print(f"  {label:<8}{path}")
         return EXIT_OK
@@ -117,6 +123,8 @@ def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int
         if failure is not None:
             print(f"  in {failure.stage}: {failure.cause}: {failure.message}", file=sys.stderr)
             print(f"  what to do: {failure.advice}", file=sys.stderr)
+        for note in notes:
+            print(f"  photos: {note}", file=sys.stderr)
         email = email_of(runtime, job.job_id)
         if email:
             print(f"  email:  {email}", file=sys.stderr)
@@ -126,6 +134,8 @@ def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int
             f"\nstopped after {stop_after} (job {job.job_id} is {job.state}); continue with: "
             f"{command_hint(runtime.data_dir, 'resume', job.job_id)}"
         )
+        for note in notes:
+            print(f"  photos: {note}")
         return EXIT_OK
     print(
         f"\njob {job.job_id} is {job.state} and nothing can move it on; see: "
@@ -135,7 +145,7 @@ def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int
     return EXIT_JOB_FAILED
 
 
-def prepare(args: argparse.Namespace, photos_dir: Path) -> tuple[Any, str, list[Path]]:
+def prepare(args: argparse.Namespace, photos_dir: Path) -> tuple[Any, str, Any]:
     """Everything checked before anything is copied or started: options, address, photos, and
     the question before a long CPU run. Prints the notes about settings that differ from the preset."""
     from shared.options import resolve
@@ -146,11 +156,12 @@ def prepare(args: argparse.Namespace, photos_dir: Path) -> tuple[Any, str, list[
     elif getattr(args, "solve", False):
         options = options.model_copy(update={"sfm_mode": "solve"})
     email = check_email(args.email or default_email())
-    photos = photo_files(photos_dir)
+    photos = photo_folder(photos_dir, email)
     settings = resolve(options)
     for note in settings.notes:
         print(f"note: {note}")
-    confirm_long_cpu_run(options, len(photos), longest_side(photos[0]), args.yes)
+    first = photos.folder / photos.selection.photos[0]
+    confirm_long_cpu_run(options, len(photos.selection.photos), longest_side(first), args.yes)
     return options, email, photos
 
 

@@ -148,6 +148,10 @@ def show_job(runtime: Any, job: Any, body: dict[str, Any]) -> None:
     if job.failure:
         print(f"  failed in {job.failure.stage}: {job.failure.cause}: {job.failure.message}")
         print(f"  what to do: {job.failure.advice}")
+    from spaceport.photos import photo_notes
+
+    for note in photo_notes(body):
+        print(f"  photos: {note}")
     for dead in body["dead_letters"]:
         print(f"  dead letter in {dead['queue']}: {dead['detail_type']}: {dead['error']}")
     if job.is_final:

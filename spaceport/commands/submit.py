@@ -8,8 +8,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from spaceport.api import inbox_name, photo_files
-from spaceport.commands.common import EXIT_ENVIRONMENT, EXIT_OK, CliError, add_command
+from spaceport.api import inbox_name, photo_folder
+from spaceport.commands.common import EXIT_ENVIRONMENT, EXIT_OK, CliError, add_command, check_email
 from spaceport.commands.hints import invoked_program
 
 
@@ -34,11 +34,12 @@ def register(commands: Any) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     from spaceport.cloud import CloudError, submit_cloud
 
-    photos = photo_files(args.photos)
+    check_email(args.email)
+    photos = photo_folder(args.photos, args.email)
     name = args.name or inbox_name(args.photos)
     try:
         body = submit_cloud(
-            photos,
+            photos.files,
             name,
             args.email,
             args.preset,
@@ -49,7 +50,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
     except CloudError as exc:
         raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
     job_id = body.get("job_id", "?")
-    print(f"job {job_id} submitted ({len(photos)} photos in inbox/{name}/); the result goes to {args.email}")
+    print(
+        f"job {job_id} submitted ({len(photos.selection.photos)} photos in inbox/{name}/); "
+        f"the result goes to {args.email}"
+    )
+    for warning in photos.warnings:
+        print(f"  left out: {warning}")
     follow = [invoked_program(), "status", "--cloud", shlex.quote(job_id)]
     if args.api_url and args.api_url != os.environ.get("SPACEPORT_API_URL"):
         follow += ["--api-url", shlex.quote(args.api_url)]

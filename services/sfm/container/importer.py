@@ -28,8 +28,8 @@ from PIL import Image
 from services.sfm.container.config import Config
 from services.sfm.container.export import export_undistorted
 from services.sfm.container.metrics import Metrics
-from services.sfm.container.photos import IMAGE_SUFFIXES
 from shared.causes import CauseCode
+from shared.photo_folder import scan_folder
 from shared.stage import ProgressReporter, StageFailure
 
 logger = logging.getLogger(__name__)
@@ -54,14 +54,14 @@ def _fail(message: str) -> StageFailure:
 
 
 def _photos_by_name(in_dir: Path) -> tuple[dict[str, Path], dict[str, list[Path]]]:
-    """Photos under in_dir by path relative to it and by bare file name (skipping the model folder)."""
+    """The photos under in_dir (shared/photo_folder.py: the same rules as a solve, the model
+    folder left out) by path relative to it and by bare file name."""
     by_path: dict[str, Path] = {}
     by_file: dict[str, list[Path]] = {}
-    for path in sorted(in_dir.rglob("*")):
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
-            relative = path.relative_to(in_dir).as_posix()
-            by_path[relative] = path
-            by_file.setdefault(path.name, []).append(path)
+    for relative in scan_folder(in_dir).photos:
+        path = in_dir / relative
+        by_path[relative] = path
+        by_file.setdefault(path.name, []).append(path)
     return by_path, by_file
 
 

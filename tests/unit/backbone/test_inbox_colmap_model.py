@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from services.ingest import logic
 from services.ingest.logic import SubmitRequest
-from services.ingest.photos import is_photo_name
+from shared.layout import INBOX_COLMAP_MODEL
 from tests.support.fakes import BUCKET, FakeWorld, test_pipeline
 from tests.support.photos import jpeg_bytes
 
 INBOX = f"s3://{BUCKET}/inbox/roof/"
-
-
-def test_model_files_in_sparse_are_not_photos_but_photos_in_subfolders_are():
-    assert not is_photo_name("sparse/0/cameras.bin") and not is_photo_name("sparse/points3D.txt")
-    assert is_photo_name("IMG_1.jpg") and is_photo_name("images/IMG_1.jpg") and is_photo_name("a/sparse/x.jpg")
 
 
 def test_a_photo_set_with_a_colmap_model_counts_only_the_photos():
@@ -22,6 +17,6 @@ def test_a_photo_set_with_a_colmap_model_counts_only_the_photos():
     for i in range(10):
         world.store.put_bytes(f"{INBOX}IMG_{i:03d}.jpg", jpeg_bytes(i))
     for name in ("cameras", "images", "points3D"):
-        world.store.put_bytes(f"{INBOX}sparse/0/{name}.bin", b"\x00" * 16)
+        world.store.put_bytes(f"{INBOX}{INBOX_COLMAP_MODEL}0/{name}.bin", b"\x00" * 16)
     job = logic.submit_job(SubmitRequest(inbox="roof", email="a@example.com"), "me", world.ports, test_pipeline())
     assert job.photo_count == 10 and job.options.sfm_mode == "auto"

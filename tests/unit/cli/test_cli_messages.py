@@ -17,6 +17,7 @@ from shared.threads import apply_cpu_thread_defaults, default_thread_count
 from spaceport import cli
 from spaceport.commands.hints import command_hint, invoked_program, validation_sentences
 from spaceport.progress import ProgressView
+from tests.support.photos import jpeg_bytes
 
 
 def test_a_venv_script_not_on_path_is_named_as_typed(monkeypatch, tmp_path):
@@ -89,7 +90,8 @@ def test_a_busy_data_dir_says_what_to_do(tmp_path, capsys):
 
     photos = tmp_path / "p"
     photos.mkdir()
-    (photos / "a.jpg").write_bytes(b"\xff\xd8")
+    for k in range(10):
+        (photos / f"IMG_{k}.jpg").write_bytes(jpeg_bytes(k, 64, 48))
     holder = LocalRuntime(tmp_path / "d")
     with holder.running():
         code = cli.main(["run", str(photos), "--preset", "preview", "--data-dir", str(tmp_path / "d")])
