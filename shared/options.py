@@ -108,7 +108,7 @@ def resolve(options: JobOptions) -> Resolved:
         cap = spec.max_gaussians
         if size > spec.max_image_size:
             # Pixels grow with the square of the side; so does the detail there is to fit.
-            cap = min(10_000_000, round(spec.max_gaussians * (size / spec.max_image_size) ** 2, -3))
+            cap = min(10_000_000, int(round(spec.max_gaussians * (size / spec.max_image_size) ** 2, -3)))
             notes.append(
                 f"image size {size} px is above the {options.preset} preset's {spec.max_image_size} px: "
                 f"Gaussian cap raised from {spec.max_gaussians:,} to {cap:,}"

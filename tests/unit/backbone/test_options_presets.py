@@ -55,3 +55,8 @@ def test_options_left_out_stay_out_of_the_record():
     """A job records what the user asked; the preset fills the rest (report.json shows both)."""
     dumped = JobOptions(preset=Preset.PREVIEW).model_dump(mode="json")
     assert dumped["max_image_size"] is None and dumped["sh_degree"] is None and dumped["steps"] is None
+
+
+def test_a_raised_cap_is_a_whole_number():
+    cap = resolve(JobOptions(preset=Preset.PREVIEW, max_image_size=480)).max_gaussians
+    assert cap == 45_000 and isinstance(cap, int)
