@@ -23,6 +23,7 @@ class CauseCode(StrEnum):
     NO_OVERLAP = "no_overlap"
     DEGENERATE_MODEL = "degenerate_model"
     INVALID_MODEL_FILE = "invalid_model_file"
+    INVALID_COLMAP_MODEL = "invalid_colmap_model"
     IMAGE_TOO_SMALL = "image_too_small"
     BLANK_IMAGES = "blank_images"
     INVALID_MASKS = "invalid_masks"
@@ -73,6 +74,11 @@ ADVICE: dict[CauseCode, str] = {
         "with more texture in view."
     ),
     CauseCode.INVALID_MODEL_FILE: "The splat file is malformed or truncated; export it again.",
+    CauseCode.INVALID_COLMAP_MODEL: (
+        "Export the COLMAP model again (cameras, images and points3D in sparse/0/) together with the "
+        "photos it was solved from, under the file names it uses and at their original size; or leave "
+        "the model out and let Spaceport solve the cameras itself."
+    ),
     CauseCode.IMAGE_TOO_SMALL: (
         f"Upload photos at least {MIN_PHOTO_SIDE} pixels on their short side; the camera's full "
         "resolution gives the best model."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from shared.events import Event
 from shared.jobs import Job, JobState
@@ -86,11 +86,23 @@ class JobTable(Protocol):
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML body shows with `<img src="cid:{content_id}">` (MIME multipart/related)."""
+
+    content_id: str
+    data: bytes
+    subtype: str = "jpeg"  # image/<subtype>
+    filename: str = "preview.jpg"
+
+
+@dataclass(frozen=True)
 class Email:
     to: str
     subject: str
     text: str
     html: str
+    # Images carried in the message itself (local mail); the cloud links to them instead.
+    inline_images: tuple[InlineImage, ...] = ()
 
 
 class Mailer(Protocol):
@@ -125,6 +137,11 @@ class Pipeline:
     link_expiry_s: int = 7 * 24 * 3600
     viewer_base_url: str = "https://superspl.at/editor"
     max_receive_count: int = 3  # SQS redrive threshold: the last delivery marks the job failed
+    # How people get the results: "links" (cloud: expiring links, a hosted viewer) or "files"
+    # (local: paths on this machine, previews carried in the email, the viewer is a command).
+    delivery: Literal["links", "files"] = "links"
+    # "files": the command that serves a job's viewer, with {job_id} (e.g. `spaceport view {job_id}`).
+    viewer_command: str | None = None
 
 
 @dataclass

@@ -91,6 +91,7 @@ def local_pipeline(view_port: int = DEFAULT_VIEW_PORT) -> Pipeline:
         },
         viewer_base_url=f"http://127.0.0.1:{view_port}/",
         max_receive_count=3,
+        delivery="files",  # results are files on this machine: emails name paths, not links
     )
 
 

@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -129,22 +130,25 @@ def test_a_manifest_dropped_into_the_inbox_submits_a_job(runtime):
 def _cli(
     args: list[str], data: Path, fake_stage: str = "train=slow", step_s: float = 0.05, **kw
 ) -> subprocess.Popen:
-    env = {
+    return subprocess.Popen(
+        [sys.executable, "-m", "spaceport.cli", *args, "--data-dir", str(data)],
+        cwd=REPO,
+        env=_env(fake_stage, step_s),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def _env(fake_stage: str = "train=slow", step_s: float = 0.05) -> dict[str, str]:
+    return {
         **os.environ,
         "FAKE_STEP_S": str(step_s),
         "SPACEPORT_STAGE_COMMAND": f"{sys.executable} {FAKE} {{stage}}",
         "FAKE_STAGE": fake_stage,
         "PYTHONPATH": str(REPO),
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "spaceport.cli", *args, "--data-dir", str(data)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kw,
-    )
 
 
 def _wait_for_training(data: Path, timeout: float = 60.0) -> str:
@@ -221,7 +225,8 @@ def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=30)
     assert run.returncode == 3
-    assert f"spaceport resume {job_id}" in err
+    hint = err.split("continue with: ")[1].strip()  # pasted as printed: same python, --data-dir
+    assert f"-m spaceport.cli resume {job_id} --data-dir {data}" in hint
     runtime = LocalRuntime(data)
     (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
     assert train["status"] == "interrupted"
@@ -233,8 +238,10 @@ def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
         timeout=60,
     )
     assert status.returncode == 0
-    assert "train_running" in status.stdout and f"spaceport resume {job_id}" in status.stdout
-    resume = _cli(["resume", job_id], data)
+    assert "train_running" in status.stdout and hint in status.stdout
+    resume = subprocess.Popen(  # the hint, pasted
+        shlex.split(hint), cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     _, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
     assert runtime.table.get(job_id).state is JobState.SUCCEEDED

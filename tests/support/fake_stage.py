@@ -9,6 +9,7 @@ Behaviour per stage comes from $FAKE_STAGE (comma separated), e.g.
     "sfm=slow"              sfm (or compress) writes progress.json, then takes SLOW_S seconds
     "sfm=fail"              sfm raises StageFailure(low_registration)
     "compress=crash"        compress dies without a result (exit 1, no failure.json)
+    "sfm=real"              the real SfM stage program (e.g. to import a COLMAP model)
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def run_sfm(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
 
 
 def run_train(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
-    assert (in_dir / "sparse/0/cameras.txt").exists(), "train input is not an sfm output"
+    model = in_dir / "sparse/0"
+    assert (model / "cameras.txt").exists() or (model / "cameras.bin").exists(), "train input is not an sfm output"
     ckpt = Path(cfg.checkpoint_dir or out_dir / "checkpoints")
     ckpt.mkdir(parents=True, exist_ok=True)
     state = ckpt / "step.json"
@@ -93,6 +95,10 @@ PROGRAMS = {"sfm": run_sfm, "train": run_train, "compress": run_compress}
 def main() -> int:
     stage = sys.argv[1]
     program = PROGRAMS[stage]
+    if stage == "sfm" and behaviour(stage) == "real":
+        from services.sfm.container import entrypoint
+
+        return entrypoint.main(sys.argv[2:])
 
     def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         what = behaviour(stage)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from services.train.container.config import Config
-from services.train.container.program import run
-from shared.container import stage_main
-from shared.stage import StageName
+from shared.threads import apply_cpu_thread_defaults
+
+apply_cpu_thread_defaults()  # before torch / OpenMP load (the imports below)
+
+from services.train.container.config import Config  # noqa: E402
+from services.train.container.program import run  # noqa: E402
+from shared.container import stage_main  # noqa: E402
+from shared.stage import StageName  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
