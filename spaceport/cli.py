@@ -304,7 +304,7 @@ def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
         return runtime.settled(job_id) or runtime.stuck(job_id)
 
     try:
-        runtime.drive(done, on_tick=tick)
+        runtime.drive(done, on_tick=tick, job_id=job_id)  # this job only: others stay queued
     except KeyboardInterrupt:
         view.close()
         stopped = runtime.launcher.interrupt()
@@ -521,8 +521,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if job.is_final:
         for label, path in outputs_of(runtime, job).items():
             print(f"  {label:<8}{path}")
-    elif not runtime.is_driven():
-        print(f"  nothing is running it now: continue with `spaceport resume {job.job_id}`")
+    elif not runtime.is_driven(job.job_id):
+        print(f"  queued: nothing runs it now; continue with `spaceport resume {job.job_id}`")
     return EXIT_OK
 
 

@@ -12,7 +12,8 @@ import json
 import pytest
 from moto.ses.models import ses_backends
 
-from shared.adapters.aws import DynamoJobTable, S3ObjectStore
+from shared.adapters.aws import S3ObjectStore
+from shared.adapters.dynamo import DynamoJobTable
 from shared.causes import CauseCode
 from shared.jobs import Job, JobState
 from shared.stage import FailureReport

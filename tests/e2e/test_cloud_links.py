@@ -20,7 +20,8 @@ import pytest
 import requests
 from moto.ses.models import ses_backends
 
-from shared.adapters.aws import DynamoJobTable, S3ObjectStore
+from shared.adapters.aws import S3ObjectStore
+from shared.adapters.dynamo import DynamoJobTable
 from shared.jobs import Job, JobState
 from shared.links import sign
 from tests.support.aws_env import ACCOUNT_ID, DEFAULT_REGION, TEST_API_ID, SpaceportAws

@@ -147,6 +147,21 @@ def _cli(
     )
 
 
+def _ends_by_itself(pid: int, timeout: float = 30.0) -> bool:
+    """The process is gone (or a zombie) within `timeout` without anyone signalling it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (ProcessLookupError, FileNotFoundError):
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _wait_for_training(data: Path, timeout: float = 60.0) -> str:
     """The job id once its train stage has written a checkpoint."""
     deadline = time.monotonic() + timeout
@@ -163,11 +178,11 @@ def test_killing_everything_mid_training_then_resume_finishes_without_redoing_st
     data = tmp_path / "data"
     run = _cli(["run", str(photos), "--preset", "preview"], data)
     job_id = _wait_for_training(data)
-    run.kill()  # SIGKILL: no cleanup at all
+    run.kill()  # SIGKILL: the runtime cannot clean up
     run.communicate()
     runtime = LocalRuntime(data)
     (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
-    os.killpg(train["pid"], signal.SIGKILL)  # the stage process dies too, without a result
+    assert _ends_by_itself(train["pid"]), "the stage process outlived the killed runtime"
     resume = _cli(["resume", job_id], data)
     out, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
@@ -198,11 +213,11 @@ def test_killing_everything_during_a_stage_then_resume_reruns_only_that_stage(tm
         time.sleep(0.05)
     (progress,) = (data / "spaceport/jobs").glob(f"*/{stage}/progress.json")
     job_id = progress.parts[-3]
-    run.kill()  # SIGKILL the runtime, then the stage process: nothing cleans up
+    run.kill()  # SIGKILL the runtime: the stage process goes with it, without a result
     run.communicate()
     runtime = LocalRuntime(data)
     (running,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == stage]
-    os.killpg(running["pid"], signal.SIGKILL)
+    assert _ends_by_itself(running["pid"]), "the stage process outlived the killed runtime"
     resume = _cli(["resume", job_id], data, fake_stage="")
     _, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
@@ -259,3 +274,45 @@ def test_stop_after_sfm_leaves_the_job_resumable_and_resume_does_not_redo_sfm(tm
         "train": 1,
         "compress": 1,
     }
+
+
+def test_a_run_drives_only_its_own_job_and_leaves_the_interrupted_one_queued(tmp_path):
+    """Issue 12, item 1: run A, Ctrl-C during training, then run B with --stop-after sfm in the
+    same data dir: A's training must not start again, nothing of A runs, status says A waits."""
+    photos = write_photos(tmp_path / "photos")
+    data = tmp_path / "data"
+    first = _cli(["run", str(photos), "--preset", "preview"], data, step_s=0.5)
+    job_a = _wait_for_training(data)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 3, err
+    runtime = LocalRuntime(data)
+    (train_a,) = [r for r in runtime.launcher.runs(job_a) if r["stage"] == "train"]
+    assert train_a["status"] == "interrupted" and _ends_by_itself(train_a["pid"], timeout=5)
+    checkpoint = json.loads((data / f"spaceport/jobs/{job_a}/train-checkpoints/step.json").read_text())
+    second = _cli(["run", str(photos), "--preset", "preview", "--stop-after", "sfm"], data, step_s=0.5)
+    out, err = second.communicate(timeout=90)
+    assert second.returncode == 0, err
+    (job_b,) = [job.job_id for job in runtime.table.list_all() if job.job_id != job_a]
+    assert runtime.table.get(job_b).state is JobState.SFM_DONE
+    # A was not touched: its training run was not started again and wrote no step.
+    (train_a_after,) = [r for r in runtime.launcher.runs(job_a) if r["stage"] == "train"]
+    assert (train_a_after["status"], train_a_after["starts"]) == ("interrupted", 1)
+    assert json.loads((data / f"spaceport/jobs/{job_a}/train-checkpoints/step.json").read_text()) == checkpoint
+    assert runtime.table.get(job_a).state is JobState.TRAIN_RUNNING
+    status = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
+        [sys.executable, "-m", "spaceport.cli", "status", job_a, "--data-dir", str(data)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0 and "queued" in status.stdout and f"spaceport resume {job_a}" in status.stdout
+    # Its own resume finishes it, from its checkpoint.
+    resume = _cli(["resume", job_a], data, step_s=0.01)
+    _, err = resume.communicate(timeout=90)
+    assert resume.returncode == 0, err
+    assert runtime.table.get(job_a).state is JobState.SUCCEEDED
+    assert runtime.table.get(job_b).state is JobState.SFM_DONE  # B stays where --stop-after left it
+    metrics = json.loads((data / f"spaceport/jobs/{job_a}/train/metrics.json").read_text())
+    assert metrics["resumed_from"] >= checkpoint["step"]
