@@ -1,4 +1,6 @@
-"""`python -m services.sfm.container.entrypoint --input PHOTOS --output OUT [--config cfg.json]`."""
+"""The SfM image's program: a SageMaker Processing job (no arguments), or
+`python -m services.sfm.container.entrypoint --input PHOTOS --output OUT [--config cfg.json]`
+(shared/container.py)."""
 
 from __future__ import annotations
 

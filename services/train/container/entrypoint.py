@@ -1,4 +1,6 @@
-"""`python -m services.train.container.entrypoint --input SFM_OUT --output OUT [--config cfg.json]`."""
+"""The training image's program: a SageMaker Training job (`docker run IMAGE train`), or
+`python -m services.train.container.entrypoint --input SFM_OUT --output OUT [--config cfg.json]`
+(shared/container.py). It resumes from its checkpoints and, on SIGTERM, saves one and stops."""
 
 from __future__ import annotations
 
