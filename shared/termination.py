@@ -51,7 +51,7 @@ def reset() -> None:
 
 @contextmanager
 def handling_sigterm(
-    on_deadline: Callable[[], None], cooperative: bool, deadline_s: float = DEADLINE_S
+    on_deadline: Callable[[], None], cooperative: bool, deadline_s: float | None = None
 ) -> Iterator[None]:
     """Handle SIGTERM while the block runs (see the module docstring). `on_deadline` writes the
     failure when the program did not end by itself in time; the process then exits. Outside the
@@ -60,6 +60,7 @@ def handling_sigterm(
         yield
         return
     reset()
+    deadline = DEADLINE_S if deadline_s is None else deadline_s
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     finished = threading.Event()
@@ -80,9 +81,9 @@ def handling_sigterm(
             if signal.SIGTERM in received:
                 break
         _requested.set()
-        if finished.wait(deadline_s):
+        if finished.wait(deadline):
             return
-        logger.error("stage did not stop within %.0f s of SIGTERM; writing its failure", deadline_s)
+        logger.error("stage did not stop within %.0f s of SIGTERM; writing its failure", deadline)
         try:
             on_deadline()
         finally:

@@ -252,3 +252,19 @@ def test_a_run_that_died_without_a_result_is_restarted_by_a_new_launcher(env, tm
     assert row["starts"] == 2
     metrics = json.loads(store.get_bytes(f"s3://bkt/jobs/{JOB}/train/metrics.json"))
     assert metrics["resumed_from"] > 0
+
+
+def test_poll_for_one_job_neither_watches_nor_restarts_another_jobs_runs(env, monkeypatch):
+    launcher, bus, store = env
+    monkeypatch.setenv("FAKE_STAGE", "train=slow")
+    launcher.launch(train_run(store))
+    launcher.interrupt()  # Ctrl-C: the run is left for its own job's next poll
+    (row,) = launcher.runs(JOB)
+    assert row["status"] == "interrupted"
+    assert launcher.poll("z" * 20) == 0
+    (row,) = launcher.runs(JOB)
+    assert (row["status"], row["starts"]) == ("interrupted", 1)
+    assert launcher.poll(JOB) == 1  # its own job restarts it
+    (row,) = launcher.runs(JOB)
+    assert (row["status"], row["starts"]) == ("running", 2)
+    launcher.interrupt()
