@@ -123,6 +123,27 @@ def test_sfm_reconstructs_a_rendered_scene_into_its_processing_output(store, tmp
     assert store.path_of(stage_uri(BUCKET, JOB, "sfm") + "sparse/0/cameras.bin").exists()
 
 
+@pytest.mark.slow
+def test_sfm_on_sigterm_in_pycolmap_writes_its_failure_and_exits(store, tmp_path):
+    # pycolmap's glog installs a SIGTERM handler of its own; the stage's must win over it.
+    from spaceport.synthetic import render_scene
+
+    render_scene("drone", store.path_of(f"s3://{BUCKET}/inbox/drone/"), n_images=10, width=480, height=360, seed=2)
+    container = container_for(stage_run("sfm", f"s3://{BUCKET}/inbox/drone/", {"num_threads": 1}), store, tmp_path)
+    proc = start(container)
+    progress = store.path_of(stage_uri(BUCKET, JOB, "sfm") + "progress.json")
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if progress.exists() and json.loads(progress.read_text() or "{}").get("phase") not in (None, "prepare"):
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    code = proc.wait(timeout=sm.STOP_GRACE_S)
+    assert code == EXIT_TERMINATED
+    report = FailureReport.from_message((container.ml_root / sm.PROCESSING_MESSAGE).read_text())
+    assert report.terminated and outcome(container, code).exit_message is not None
+
+
 def train_container(store, tmp_path, config: dict) -> Container:
     from services.train.container.synthetic import write_scene
 
