@@ -10,12 +10,11 @@ import html
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from shared.causes import CauseCode
 from shared.jobs import JobState
 from shared.stage import FailureReport
-from tests.support.aws_env import DEFAULT_REGION, SpaceportAws, build
+from tests.support.aws_env import SpaceportAws
 from tests.support.cloud_play import jobs, only_job, play_sagemaker, sagemaker_job_count, sent_emails, upload_job
 from tests.support.lambda_pump import Pump, run_reconciler
 
@@ -24,20 +23,6 @@ QUOTA_MESSAGE = (
     "utilization of 0 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to request "
     "an increase for this quota."
 )
-
-
-@pytest.fixture
-def cloud_spot(monkeypatch: pytest.MonkeyPatch):
-    """The stack deployed with TrainUseSpot=true."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": DEFAULT_REGION,
-        "POWERTOOLS_METRICS_NAMESPACE": "SpaceportTest",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield build(parameters={"TrainUseSpot": "true"})
 
 
 def to_training(env: SpaceportAws, pump: Pump) -> None:

@@ -147,6 +147,26 @@ def _cli(
     )
 
 
+def _run_and_ctrl_c_in_training(photos: Path, data: Path) -> tuple[str, int, str]:
+    """`spaceport run`, Ctrl-C once training has checkpointed; (job id, exit code, stderr)."""
+    # Slow steps (40 x 0.5 s): on a loaded machine the signal must still land mid-training.
+    run = _cli(["run", str(photos), "--preset", "preview"], data, step_s=0.5)
+    job_id = _wait_for_training(data)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    return job_id, run.returncode, err
+
+
+def _status(job_id: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: PLW1510 - callers assert the exit code
+        [sys.executable, "-m", "spaceport.cli", "status", job_id, "--data-dir", str(data)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def _ends_by_itself(pid: int, timeout: float = 30.0) -> bool:
     """The process is gone (or a zombie) within `timeout` without anyone signalling it."""
     deadline = time.monotonic() + timeout
@@ -228,25 +248,14 @@ def test_killing_everything_during_a_stage_then_resume_reruns_only_that_stage(tm
 
 
 def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
-    photos = write_photos(tmp_path / "photos")
     data = tmp_path / "data"
-    # Slow steps (40 x 0.5 s): on a loaded machine the signal must still land mid-training.
-    run = _cli(["run", str(photos), "--preset", "preview"], data, step_s=0.5)
-    job_id = _wait_for_training(data)
-    run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=30)
-    assert run.returncode == 3
+    job_id, code, err = _run_and_ctrl_c_in_training(write_photos(tmp_path / "photos"), data)
+    assert code == 3
     assert f"spaceport resume {job_id}" in err
     runtime = LocalRuntime(data)
     (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
     assert train["status"] == "interrupted"
-    status = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
-        [sys.executable, "-m", "spaceport.cli", "status", job_id, "--data-dir", str(data)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = _status(job_id, data)
     assert status.returncode == 0
     assert "train_running" in status.stdout and f"spaceport resume {job_id}" in status.stdout
     resume = _cli(["resume", job_id], data)
@@ -281,11 +290,8 @@ def test_a_run_drives_only_its_own_job_and_leaves_the_interrupted_one_queued(tmp
     same data dir: A's training must not start again, nothing of A runs, status says A waits."""
     photos = write_photos(tmp_path / "photos")
     data = tmp_path / "data"
-    first = _cli(["run", str(photos), "--preset", "preview"], data, step_s=0.5)
-    job_a = _wait_for_training(data)
-    first.send_signal(signal.SIGINT)
-    _, err = first.communicate(timeout=60)
-    assert first.returncode == 3, err
+    job_a, code, err = _run_and_ctrl_c_in_training(photos, data)
+    assert code == 3, err
     runtime = LocalRuntime(data)
     (train_a,) = [r for r in runtime.launcher.runs(job_a) if r["stage"] == "train"]
     assert train_a["status"] == "interrupted" and _ends_by_itself(train_a["pid"], timeout=5)
@@ -300,13 +306,7 @@ def test_a_run_drives_only_its_own_job_and_leaves_the_interrupted_one_queued(tmp
     assert (train_a_after["status"], train_a_after["starts"]) == ("interrupted", 1)
     assert json.loads((data / f"spaceport/jobs/{job_a}/train-checkpoints/step.json").read_text()) == checkpoint
     assert runtime.table.get(job_a).state is JobState.TRAIN_RUNNING
-    status = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
-        [sys.executable, "-m", "spaceport.cli", "status", job_a, "--data-dir", str(data)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = _status(job_a, data)
     assert status.returncode == 0 and "queued" in status.stdout and f"spaceport resume {job_a}" in status.stdout
     # Its own resume finishes it, from its checkpoint.
     resume = _cli(["resume", job_a], data, step_s=0.01)

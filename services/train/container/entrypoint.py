@@ -7,15 +7,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-# pycolmap's glog installs its own SIGTERM handler when imported (a stack dump, then death by the
-# signal, leaving no failure file). Imported first, so the stage's handler replaces it
-# (shared/termination.py), whenever the program itself imports pycolmap.
-import pycolmap  # noqa: F401, I001
-
 from services.train.container.config import Config
 from services.train.container.program import run
 from shared.container import stage_main
 from shared.stage import StageName
+
+
+# pycolmap (whose glog installs a SIGTERM handler of its own when imported) comes in with the
+# program, before the stage's handler is set (shared/termination.py); importing it before torch
+# instead corrupts memory (double free at exit).
 
 
 def main(argv: Sequence[str] | None = None) -> int:
