@@ -53,7 +53,7 @@ from shared.layout import (
 )
 from shared.options import JobOptions
 from shared.ports import Envelope, Pipeline, Ports, StageRun
-from shared.sagemaker_jobs import TERMINAL_STATUSES, quota_name
+from shared.sagemaker_jobs import TERMINAL_STATUSES
 from shared.stage import FailureReport
 
 logger = logging.getLogger(__name__)

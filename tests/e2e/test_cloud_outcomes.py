@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 
-import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 

@@ -24,7 +24,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -42,6 +41,7 @@ from shared.adapters.local.container import (
     prepare,
 )
 from shared.adapters.local.db import Database
+from shared.adapters.local.processes import die_with_parent, environ_of, log_tail, pid_alive
 from shared.adapters.local.store import FileObjectStore
 from shared.events import PROCESSING_STATE_CHANGE, SAGEMAKER_SOURCE, TRAINING_STATE_CHANGE
 from shared.ports import JobDescription, StageRun
@@ -49,7 +49,6 @@ from shared.stage import FAILURE_FILE, METRICS_FILE, PROGRESS_FILE
 
 logger = logging.getLogger(__name__)
 
-LOG_TAIL_BYTES = 600
 INTERRUPT_GRACE_S = 10.0  # Ctrl-C: the run restarts on resume, so the wait is short
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/spaceport-local"
 ACTIVE = ("running", "stopping", "interrupted")
@@ -153,7 +152,7 @@ class SubprocessLauncher:
                 going += 1
                 continue
             exit_code = self._exit_code(row)
-            result = outcome(self._container(row), exit_code, _tail(Path(row["log_path"])))
+            result = outcome(self._container(row), exit_code, log_tail(Path(row["log_path"])))
             if row["status"] == "stopping":
                 self._finish(row, "Stopped", result, row["stop_reason"] or "Stopped")
             elif result is None or result.terminated:
@@ -214,7 +213,7 @@ class SubprocessLauncher:
                 cwd=REPO_ROOT,
                 env=container.env,
                 start_new_session=True,  # its own process group: stopped as a whole
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - a single prctl call
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - a single prctl call
             )
         self._procs[run.run_name] = proc
         with self._db.transaction() as conn:
@@ -349,7 +348,7 @@ class SubprocessLauncher:
             return proc.poll() is None
         # A process started by an earlier runtime: alive only if that pid still runs this container.
         ml_root = str(self._runs_dir / row["run_name"] / "opt" / "ml")
-        return _pid_alive(row["pid"]) and ml_root in _environ(row["pid"])
+        return pid_alive(row["pid"]) and ml_root in environ_of(row["pid"])
 
     # --- records ------------------------------------------------------------------------
 
@@ -371,52 +370,3 @@ class SubprocessLauncher:
         assignments = ", ".join(f"{column} = ?" for column in values)
         with self._db.transaction() as conn:
             conn.execute(f"UPDATE runs SET {assignments} WHERE run_name = ?", (*values.values(), run_name))
-
-
-_PR_SET_PDEATHSIG = 1
-_LIBC: Any = None
-if sys.platform.startswith("linux"):
-    import ctypes
-
-    _LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the runtime that started us dies (even by SIGKILL),
-    so no stage process outlives its runtime (Linux; elsewhere `interrupt()` covers normal exits)."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours counts as ended.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
-def _environ(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _tail(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
-            return handle.read().decode(errors="replace").strip()
-    except OSError:
-        return ""
