@@ -58,7 +58,12 @@ def build_report(
         "state": str(job.state),
         "generated_at": generated_at.isoformat(),
         "created_at": job.created_at.isoformat(),
-        "photos": {"count": job.photo_count, "bytes": job.photo_bytes},
+        "photos": {
+            "count": job.photo_count,
+            "bytes": job.photo_bytes,
+            "left_out": list(job.warnings),
+            "with_masks": _pick(sfm, "photos_with_masks"),
+        },
         "options": job.options.model_dump(mode="json"),
         "stages": {
             stage: {
@@ -77,6 +82,9 @@ def build_report(
             "mean_reprojection_error_px": _pick(sfm, "mean_reprojection_error_px"),
             "matcher": _pick(sfm, "matcher"),
             "georeferenced": bool(_pick(sfm, "georeferenced")),
+            "unplaced_photos": _pick(sfm, "unplaced_photos") or [],
+            "photo_groups": _pick(sfm, "photo_groups") or [],
+            "warnings": _pick(sfm, "warnings") or [],
         },
         "quality": {
             "psnr": _pick(train, "psnr"),
@@ -119,6 +127,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     sfm, quality, model, cost = report["sfm"], report["quality"], report["model"], report["cost"]
     rows = [
         ("Photos placed in 3D", f"{_fmt(sfm['images_registered'])} of {_fmt(sfm['images_in'])}"),
+        *photo_rows(report),
         ("Matcher", _fmt(sfm["matcher"])),
         ("Reprojection error", _fmt(sfm["mean_reprojection_error_px"], " px")),
         ("Held-out PSNR", _fmt(quality["psnr"], " dB")),
@@ -134,6 +143,26 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Cloud cost of this job (estimate)", f"about ${cost['cloud_estimate']:.2f}"))
     else:
         rows.append(("Compute cost (on-demand)", "–" if cost["total"] is None else f"${cost['total']:.2f}"))
+    return rows
+
+
+def photo_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """What happened to the photos, when something did: left out, not placed, split, masked."""
+    photos, sfm = report["photos"], report["sfm"]
+    rows = []
+    if photos.get("left_out"):
+        rows.append(("Left out", "; ".join(photos["left_out"])))
+    if sfm.get("unplaced_photos"):
+        unplaced = sfm["unplaced_photos"]
+        shown = ", ".join(unplaced[:8]) + (f" and {len(unplaced) - 8} more" if len(unplaced) > 8 else "")
+        rows.append(("Not placed in 3D", f"{len(unplaced)}: {shown}"))
+    groups = sfm.get("photo_groups") or []
+    if len(groups) > 1:
+        sizes = ", ".join(str(g) for g in groups)
+        advice = "the model holds one; submit each capture as its own job"
+        rows.append(("Separate groups", f"{len(groups)} ({sizes} photos): {advice}"))
+    if photos.get("with_masks"):
+        rows.append(("Photos with masks", f"{photos['with_masks']} (masked pixels ignored)"))
     return rows
 
 
