@@ -34,6 +34,8 @@ class CauseCode(StrEnum):
     CAPACITY = "capacity"
     THROTTLED = "throttled"
     SPOT_INTERRUPTED = "spot_interrupted"
+    # Account problems: an administrator must change the deployment or the AWS account.
+    SERVICE_QUOTA = "service_quota"
     # Everything else.
     CANCELLED = "cancelled"
     INTERNAL_ERROR = "internal_error"
@@ -95,10 +97,21 @@ ADVICE: dict[CauseCode, str] = {
         "The job ran out of memory. Submit fewer photos, a lower preset or a smaller maximum "
         "image size, or raise the instance type."
     ),
-    CauseCode.TIMEOUT: "The job ran past its time limit. Use fewer photos or the 'preview' preset.",
-    CauseCode.CAPACITY: "AWS had no capacity for the instance type; the job will be retried later.",
+    CauseCode.TIMEOUT: (
+        "The job ran past its time limit. Use fewer photos, a smaller maximum image size or the "
+        "'preview' preset; the operator can raise the stage's time limit (<Stage>MaxRuntimeSeconds)."
+    ),
+    CauseCode.CAPACITY: (
+        "AWS had no capacity for the instance type (after one retry on demand). Submit the job "
+        "again later, or ask the operator to choose another instance type."
+    ),
     CauseCode.THROTTLED: "AWS throttled the request; the job will be retried.",
     CauseCode.SPOT_INTERRUPTED: "The spot instance was reclaimed; the job resumes from its checkpoint.",
+    CauseCode.SERVICE_QUOTA: (
+        "The AWS account's SageMaker service quota for this instance type is too low (new accounts "
+        "often have 0). Request an increase in the Service Quotas console (Amazon SageMaker) or "
+        "deploy with another instance type, then submit the job again."
+    ),
     CauseCode.CANCELLED: "The job was cancelled on request. Submit it again to restart.",
     CauseCode.INTERNAL_ERROR: (
         "Something went wrong on our side. Submit the job again; if it fails twice, reply to "

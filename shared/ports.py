@@ -54,10 +54,22 @@ class StageRun:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class JobDescription:
+    """What SageMaker says about one job now, shaped as the detail of its state-change event
+    (Describe*Job answers carry the same fields; times as epoch milliseconds)."""
+
+    detail_type: str  # "SageMaker Training Job State Change" | "SageMaker Processing Job State Change"
+    detail: dict[str, Any]
+
+
 class StageLauncher(Protocol):
     def launch(self, run: StageRun) -> bool: ...  # True if created now, False if it already existed
+    """Raises QuotaExceeded when the account's quota for the instance type refuses the job."""
 
     def stop(self, stage: str, run_name: str) -> None: ...  # idempotent; a finished job is left alone
+
+    def describe(self, stage: str, run_name: str) -> JobDescription | None: ...  # None: no such job
 
 
 class JobTable(Protocol):
@@ -76,6 +88,9 @@ class JobTable(Protocol):
     """Set `state` and top-level or `stages.<name>` fields iff the job's state is in `allowed_from`."""
 
     def list_by_owner(self, owner: str, limit: int = 50) -> list[Job]: ...
+
+    def list_in_states(self, states: frozenset[JobState], limit: int = 500) -> list[Job]: ...
+    """Jobs whose state is one of `states` (the reconciler's view of running jobs)."""
 
     def claim_notification(self, job_id: str, token: str, now: datetime, lease_s: int) -> bool: ...
     """Take the right to send the outcome email: no email sent yet and no unexpired claim."""

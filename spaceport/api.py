@@ -179,7 +179,7 @@ def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
         return runtime.settled(job_id) or runtime.stuck(job_id)
 
     try:
-        runtime.drive(done, on_tick=tick)
+        runtime.drive(done, on_tick=tick, job_id=job_id)  # this job only: others stay queued
     except KeyboardInterrupt:
         view.close()
         stopped = runtime.launcher.interrupt()

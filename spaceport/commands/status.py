@@ -96,10 +96,10 @@ def list_jobs(runtime: Any, as_json: bool) -> int:
         )  # fmt: skip
     console = Console()
     console.print(table)
-    waiting = [j for j in jobs if not j.is_final]
-    if waiting and not runtime.is_driven():
+    waiting = [j for j in jobs if not j.is_final and not runtime.is_driven(j.job_id)]
+    if waiting:
         print(  # plain print: rich would wrap the command, and it must paste as one line
-            f"{len(waiting)} not finished and nothing is running them; continue one with: "
+            f"{len(waiting)} queued: not finished and nothing is running them; continue one with: "
             f"{command_hint(runtime.data_dir, 'resume', waiting[0].job_id)}"
         )
     return EXIT_OK
@@ -157,5 +157,5 @@ def show_job(runtime: Any, job: Any, body: dict[str, Any]) -> None:
     if job.is_final:
         for label, path in outputs_of(runtime, job).items():
             print(f"  {label:<8}{path}")
-    elif not runtime.is_driven():
-        print(f"  nothing is running it now: continue with `{command_hint(runtime.data_dir, 'resume', job.job_id)}`")
+    elif not runtime.is_driven(job.job_id):
+        print(f"  queued: nothing runs it now; continue with `{command_hint(runtime.data_dir, 'resume', job.job_id)}`")
