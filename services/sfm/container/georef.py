@@ -1,47 +1,65 @@
-"""Geo-referencing: move the model into a local east-north-up metric frame fitted to photo GPS."""
+"""Geo-referencing: a similarity from the model to east-north-up metres fitted to photo GPS, and
+the check of a model that the GPS-constrained bundle adjustment already put in ENU.
+
+The fit weighs every coordinate by its GPS sigma (services/sfm/container/gps.py): a photo
+without altitude pulls only on the ground plane. Fixes that disagree with the solve far beyond
+the others are left out and named; a fit whose residual is far above the modelled GPS accuracy
+is refused (the model is then not called geo-referenced).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.sfm.container.geo import Similarity, umeyama, wgs84_to_enu
+from services.sfm.container.evaluation import rotation_angle_deg
+from services.sfm.container.geo import Similarity, umeyama
+from services.sfm.container.gps import GpsTargets
 
 GEOREF_FILE = "georef.json"
-OUTLIER_FACTOR = 3.0  # a camera whose GPS residual exceeds 3x the median (and 2 m) is left out
+OUTLIER_FACTOR = 3.0  # a fix whose normalized residual exceeds 3x the median...
+OUTLIER_MIN_SIGMAS = 4.0  # ... and 4 sigmas of its own GPS noise is left out of the fit
+REFUSE_NORMALIZED = 5.0  # refuse geo-referencing when the RMS residual is 5x the modelled noise
 
 
 @dataclass(frozen=True)
 class Georef:
     origin: tuple[float, float, float]  # lat, lon, alt of the ENU origin
-    scale: float  # metres per model unit before alignment
-    residual_m: float  # RMS distance between aligned camera centres and their GPS positions
+    scale: float  # metres per model unit of the fitted similarity (1 when the solve was in ENU)
+    rotation_deg: float  # rotation angle of the fitted similarity (0 when the solve was in ENU)
+    residual_m: float  # RMS distance between camera centres and GPS, over the known coordinates
+    residual_h_m: float  # ... on the ground plane
+    residual_v_m: float  # ... in height, over fixes with altitude (NaN when none)
+    normalized_residual: float  # RMS of residual / GPS sigma per known coordinate (~1 when as modelled)
+    gps_sigma_m: tuple[float, float]  # modelled GPS noise: median horizontal, vertical 1-sigma
     cameras_used: int
     cameras_with_gps: int
+    outliers: dict[str, float] = field(default_factory=dict)  # name -> distance to its GPS, metres
 
     def to_json(self) -> dict:
         return {
             "frame": "ENU",
             "origin": {"lat": self.origin[0], "lon": self.origin[1], "alt": self.origin[2]},
             "scale": self.scale,
+            "rotation_deg": self.rotation_deg,
             "residual_m": self.residual_m,
+            "residual_h_m": self.residual_h_m,
+            "residual_v_m": None if np.isnan(self.residual_v_m) else self.residual_v_m,
+            "normalized_residual": self.normalized_residual,
+            "gps_sigma_m": {"horizontal": self.gps_sigma_m[0], "vertical": self.gps_sigma_m[1]},
             "cameras_used": self.cameras_used,
             "cameras_with_gps": self.cameras_with_gps,
+            "outliers": self.outliers,
         }
 
-
-def gps_origin(gps: list[tuple[float, float, float]]) -> tuple[float, float, float]:
-    """The ENU origin: mean latitude and longitude, lowest altitude (so the scene sits near z >= 0)."""
-    lla = np.asarray(gps, dtype=np.float64)
-    return float(lla[:, 0].mean()), float(lla[:, 1].mean()), float(lla[:, 2].min())
-
-
-def gps_positions_enu(gps_by_name: dict[str, tuple[float, float, float]],
-                      origin: tuple[float, float, float]) -> dict[str, np.ndarray]:
-    names = list(gps_by_name)
-    enu = wgs84_to_enu(np.asarray([gps_by_name[n] for n in names]), origin)
-    return dict(zip(names, enu, strict=True))
+    def refusal(self) -> str | None:
+        """Why this fit must not be trusted as geo-referencing, or None."""
+        if self.normalized_residual <= REFUSE_NORMALIZED:
+            return None
+        return (f"not geo-referenced: camera positions and photo GPS disagree by {self.residual_m:.1f} m RMS, "
+                f"{self.normalized_residual:.0f}x the expected GPS error "
+                f"(~{self.gps_sigma_m[0]:.1f} m horizontal, {self.gps_sigma_m[1]:.1f} m vertical)")
 
 
 def is_well_spread(points: np.ndarray, min_extent_m: float = 1.0) -> bool:
@@ -52,45 +70,121 @@ def is_well_spread(points: np.ndarray, min_extent_m: float = 1.0) -> bool:
     return bool(sv[0] >= min_extent_m and sv[1] >= 0.05 * sv[0])
 
 
-def fit_enu(centres: np.ndarray, enu: np.ndarray) -> tuple[Similarity, np.ndarray]:
-    """Similarity model -> ENU from camera centres [N, 3] and GPS ENU [N, 3], one outlier pass.
+def _skew(v: np.ndarray) -> np.ndarray:
+    """[N, 3] -> [N, 3, 3] cross-product matrices."""
+    out = np.zeros((len(v), 3, 3))
+    out[:, 0, 1], out[:, 0, 2], out[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
+    return out - out.transpose(0, 2, 1)
 
-    Returns the similarity and the inlier mask [N].
+
+def _rotation_exp(w: np.ndarray) -> np.ndarray:
+    """Rodrigues: rotation vector [3] -> [3, 3]."""
+    theta = float(np.linalg.norm(w))
+    if theta < 1e-12:
+        return np.eye(3)
+    k = _skew((w / theta)[None])[0]
+    return np.eye(3) + np.sin(theta) * k + (1.0 - np.cos(theta)) * k @ k
+
+
+def fit_similarity(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray, iterations: int = 30) -> Similarity:
+    """Similarity minimizing sum ((s R c + t - g) / sigma)^2 over known coordinates (Gauss-Newton).
+
+    centres [N, 3] model units; enu [N, 3] metres, NaN where unknown; sigma [N, 3] metres.
+    Starts from Umeyama on the fixes with altitude; raises ValueError with fewer than 3 of them.
     """
-    sim = umeyama(centres, enu)
-    residual = np.linalg.norm(sim.apply(centres) - enu, axis=1)
-    inliers = residual <= max(OUTLIER_FACTOR * float(np.median(residual)), 2.0)
-    if inliers.sum() >= 3 and not inliers.all() and is_well_spread(enu[inliers]):
-        sim = umeyama(centres[inliers], enu[inliers])
+    known = np.isfinite(enu)
+    full = known.all(axis=1)
+    if full.sum() < 3:
+        raise ValueError("a similarity needs 3 GPS fixes with altitude")
+    sim = umeyama(centres[full], enu[full])
+    scale, rotation, shift = sim.scale, sim.rotation, sim.translation
+    sqrt_w = np.where(known, 1.0 / sigma, 0.0).reshape(-1)  # [3N]
+    target = np.where(known, enu, 0.0)
+    for _ in range(iterations):
+        rotated = scale * centres @ rotation.T  # [N, 3]
+        residual = ((rotated + shift - target).reshape(-1)) * sqrt_w
+        jac = np.concatenate([-_skew(rotated), rotated[:, :, None], np.broadcast_to(np.eye(3), (len(centres), 3, 3))],
+                             axis=2).reshape(-1, 7) * sqrt_w[:, None]  # d/d(rotation vector, log scale, shift)
+        step, *_ = np.linalg.lstsq(jac, -residual, rcond=None)
+        rotation = _rotation_exp(step[:3]) @ rotation
+        scale *= float(np.exp(step[3]))
+        shift = shift + step[4:]
+        if np.abs(step[:4]).max() < 1e-12 and np.abs(step[4:]).max() < 1e-9 * (1.0 + np.abs(shift).max()):
+            break
+    return Similarity(scale=scale, rotation=rotation, translation=shift)
+
+
+def normalized_residuals(sim: Similarity, centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """[N] per fix: RMS over its known coordinates of (aligned centre - GPS) / sigma."""
+    known = np.isfinite(enu)
+    ratio = np.where(known, (sim.apply(centres) - np.where(known, enu, 0.0)) / sigma, 0.0)
+    return np.sqrt((ratio**2).sum(axis=1) / known.sum(axis=1))
+
+
+def fit_enu(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray) -> tuple[Similarity, np.ndarray]:
+    """Weighted similarity model -> ENU, one outlier pass. centres, enu, sigma [N, 3]; returns it and inliers [N]."""
+    sim = fit_similarity(centres, enu, sigma)
+    norm = normalized_residuals(sim, centres, enu, sigma)
+    inliers = norm <= max(OUTLIER_FACTOR * float(np.median(norm)), OUTLIER_MIN_SIGMAS)
+    full = inliers & np.isfinite(enu).all(axis=1)
+    if full.sum() >= 3 and not inliers.all() and is_well_spread(enu[full]):
+        sim = fit_similarity(centres[inliers], enu[inliers], sigma[inliers])
     else:
         inliers = np.ones(len(centres), bool)
     return sim, inliers
 
 
-def georeference(reconstruction, enu_by_name: dict[str, np.ndarray], origin: tuple[float, float, float],
-                 min_images: int) -> Georef | None:
-    """Transform `reconstruction` in place into ENU metres; None (untouched) when GPS cannot support it."""
+def camera_centres(reconstruction, names: list[str]) -> dict[str, np.ndarray]:
+    """Centres [3] of the registered images among `names`."""
+    wanted = set(names)
+    return {im.name: im.projection_center() for im in reconstruction.images.values()
+            if im.has_pose and im.name in wanted}
+
+
+def georeference(reconstruction, targets: GpsTargets, min_images: int, apply: bool = True) -> Georef | str:
+    """Fit the model to GPS and (apply=True, fit not refused) transform it in place into ENU metres.
+
+    With apply=False the model is taken as already in ENU (pose priors in the bundle adjustment)
+    and the fit is a check: its scale and rotation show how far the solve is from the GPS frame,
+    and residuals are those of the model as it is. Returns why not, when the GPS cannot support it.
+    """
     import pycolmap
 
-    names, centres, targets = [], [], []
-    for image in reconstruction.images.values():
-        if image.has_pose and image.name in enu_by_name:
-            names.append(image.name)
-            centres.append(image.projection_center())
-            targets.append(enu_by_name[image.name])
-    if len(names) < min_images:
-        return None
-    centres_arr, enu = np.asarray(centres), np.asarray(targets)
-    if not is_well_spread(enu):
-        return None
-    sim, inliers = fit_enu(centres_arr, enu)
-    residual = np.linalg.norm(sim.apply(centres_arr[inliers]) - enu[inliers], axis=1)
-    transform = pycolmap.Sim3d(sim.scale, pycolmap.Rotation3d(sim.rotation), sim.translation.reshape(3, 1))
-    reconstruction.transform(transform)
-    return Georef(
-        origin=origin,
+    centres_by_name = camera_centres(reconstruction, targets.names)
+    index = targets.index()
+    names = [n for n in targets.names if n in centres_by_name]
+    rows = [index[n] for n in names]
+    enu, sigma = targets.enu[rows], targets.sigma[rows]
+    full = np.isfinite(enu).all(axis=1)
+    if full.sum() < min_images:
+        return (f"GPS with altitude on {int(full.sum())} placed photos, {min_images} needed: not geo-referenced")
+    if not is_well_spread(enu[full]):
+        return f"GPS on {len(names)} placed photos is too clustered or on one line to geo-reference"
+    centres = np.array([centres_by_name[n] for n in names])
+    sim, inliers = fit_enu(centres, enu, sigma)
+    placed = sim.apply(centres) if apply else centres
+    known = np.isfinite(enu)
+    error = np.where(known, placed - np.where(known, enu, 0.0), 0.0)  # [N, 3], 0 where unknown
+    ground = np.linalg.norm(error[:, :2], axis=1)
+    used_full = inliers & full
+    residual_h = float(np.sqrt((ground[inliers] ** 2).mean()))
+    residual_v = float(np.sqrt((error[used_full, 2] ** 2).mean())) if used_full.any() else float("nan")
+    ratio = np.where(known, error / sigma, 0.0)[inliers]
+    result = Georef(
+        origin=targets.origin,
         scale=sim.scale,
-        residual_m=float(np.sqrt((residual**2).mean())),
+        rotation_deg=rotation_angle_deg(sim.rotation),
+        residual_m=float(np.sqrt((np.linalg.norm(error[inliers], axis=1) ** 2).mean())),
+        residual_h_m=residual_h,
+        residual_v_m=residual_v,
+        normalized_residual=float(np.sqrt((ratio**2).sum() / known[inliers].sum())),
+        gps_sigma_m=targets.typical_sigma(),
         cameras_used=int(inliers.sum()),
         cameras_with_gps=len(names),
+        outliers={n: round(float(np.linalg.norm(e)), 2) for n, e, ok in zip(names, error, inliers, strict=True)
+                  if not ok},
     )
+    if apply and result.refusal() is None:
+        transform = pycolmap.Sim3d(sim.scale, pycolmap.Rotation3d(sim.rotation), sim.translation.reshape(3, 1))
+        reconstruction.transform(transform)
+    return result

@@ -20,5 +20,14 @@ class Metrics(BaseModel):
     mapper: str  # incremental or global
     image_size: tuple[int, int]  # largest (width, height) of the working copies
     georeferenced: bool = False  # sparse/0 is in a local ENU metric frame (see georef.json)
+    mapper_reason: str = ""  # why this mapper ("auto": incremental with GPS priors, else global)
+    points3d_mapped: int = 0  # 3D points after the final bundle adjustment, before re-triangulation
+    # Per camera: focal source, prior_px, final_px, held (kept at the EXIF value) and rel_std (the
+    # focal's relative 1-sigma precision from the photos alone; refined when <= 1 %).
+    focal: list[dict] = Field(default_factory=list)
+    # GPS: fixes used / left out (name -> why) / without altitude, the noise model, and the
+    # residual of the delivered model against GPS (see georef.json); None without GPS.
+    gps: dict | None = None
+    attitude_error_deg: float | None = None  # median solved vs DJI gimbal orientation difference
     seconds: dict[str, float] = Field(default_factory=dict)  # wall seconds per step
     warnings: list[str] = Field(default_factory=list)

@@ -26,7 +26,8 @@ def test_drone_photos_carry_focal_and_gps_exif(tmp_path):
     for photo, image in zip(photos, truth.images, strict=True):
         assert photo.focal_source == "exif_35mm"
         assert photo.focal_px == pytest.approx(truth.fx, rel=0.03)  # 35 mm focal is rounded to a mm
-        assert photo.exif.gps == pytest.approx(tuple(image.gps), abs=1e-3)  # EXIF keeps mm
+        fix = photo.exif.gps
+        assert (fix.lat, fix.lon, fix.alt) == pytest.approx(tuple(image.gps), abs=1e-3)  # EXIF keeps mm
 
 
 def test_ground_truth_poses_match_the_rendered_geometry():
