@@ -75,7 +75,12 @@ def intrinsics_precision(model: pycolmap.Reconstruction, num_threads: int,
         config.add_image(image_id)
     config.fix_gauge(pycolmap.BundleAdjustmentGauge.TWO_CAMS_FROM_WORLD)
     adjuster = pycolmap.create_default_ceres_bundle_adjuster(options, config, model)
-    covariance = pycolmap.estimate_ba_covariance(pycolmap.BACovarianceOptions(), model, adjuster)
+    level = pycolmap.logging.minloglevel
+    pycolmap.logging.minloglevel = 2  # rank deficiency is an answer here (not observable), not a warning
+    try:
+        covariance = pycolmap.estimate_ba_covariance(pycolmap.BACovarianceOptions(), model, adjuster)
+    finally:
+        pycolmap.logging.minloglevel = level
     out = {}
     for camera_id, camera in model.cameras.items():
         block = covariance.get_other_params_cov(camera.params) if covariance is not None else None
