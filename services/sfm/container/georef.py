@@ -18,6 +18,8 @@ from services.sfm.container.geo import Similarity, umeyama
 from services.sfm.container.gps import GpsTargets
 
 GEOREF_FILE = "georef.json"
+TILT_SIGMA_DEG = 2.0  # 1-sigma of a drone gimbal's down direction (IMU pitch and roll)
+GIMBAL_MAX_DEG = 10.0  # gimbal down directions this far (median) from the solve's are not used
 OUTLIER_FACTOR = 3.0  # a fix whose normalized residual exceeds 3x the median...
 OUTLIER_MIN_SIGMAS = 4.0  # ... and 4 sigmas of its own GPS noise is left out of the fit
 REFUSE_NORMALIZED = 5.0  # refuse geo-referencing when the RMS residual is 5x the modelled noise
@@ -36,6 +38,7 @@ class Georef:
     cameras_used: int
     cameras_with_gps: int
     outliers: dict[str, float] = field(default_factory=dict)  # name -> distance to its GPS, metres
+    gimbal_tilt: bool = False  # the drone gimbal's down directions set the tilt with the GPS
 
     def to_json(self) -> dict:
         return {
@@ -51,6 +54,7 @@ class Georef:
             "cameras_used": self.cameras_used,
             "cameras_with_gps": self.cameras_with_gps,
             "outliers": self.outliers,
+            "gimbal_tilt": self.gimbal_tilt,
         }
 
     def refusal(self) -> str | None:
@@ -86,8 +90,27 @@ def _rotation_exp(w: np.ndarray) -> np.ndarray:
     return np.eye(3) + np.sin(theta) * k + (1.0 - np.cos(theta)) * k @ k
 
 
-def fit_similarity(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray, iterations: int = 30) -> Similarity:
-    """Similarity minimizing sum ((s R c + t - g) / sigma)^2 over known coordinates (Gauss-Newton).
+@dataclass(frozen=True)
+class Gravity:
+    """Where down is, per photo, by the drone's gimbal: a prior on the tilt of the model -> ENU rotation."""
+
+    cam_from_model: np.ndarray  # [M, 3, 3] solved rotations of the photos that have a gimbal attitude
+    down_cam: np.ndarray  # [M, 3] unit down vector in each camera frame, from gimbal pitch and roll
+
+    def tilt_errors_deg(self, rotation: np.ndarray) -> np.ndarray:
+        """[M] angle between predicted (model -> ENU `rotation`) and gimbal down directions."""
+        predicted = self.cam_from_model @ (rotation.T @ DOWN)  # [M, 3]
+        cross = np.linalg.norm(np.cross(predicted, self.down_cam), axis=1)
+        return np.degrees(np.arctan2(cross, (predicted * self.down_cam).sum(axis=1)))
+
+
+DOWN = np.array([0.0, 0.0, -1.0])
+
+
+def fit_similarity(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray, gravity: Gravity | None = None,
+                   iterations: int = 30) -> Similarity:
+    """Similarity minimizing sum ((s R c + t - g) / sigma)^2 over known coordinates (Gauss-Newton),
+    plus, with `gravity`, sum |down_cam - cam_from_model R^T down|^2 / TILT_SIGMA^2 (the tilt).
 
     centres [N, 3] model units; enu [N, 3] metres, NaN where unknown; sigma [N, 3] metres.
     Starts from Umeyama on the fixes with altitude; raises ValueError with fewer than 3 of them.
@@ -100,11 +123,18 @@ def fit_similarity(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray, iter
     scale, rotation, shift = sim.scale, sim.rotation, sim.translation
     sqrt_w = np.where(known, 1.0 / sigma, 0.0).reshape(-1)  # [3N]
     target = np.where(known, enu, 0.0)
+    tilt_w = 1.0 / np.radians(TILT_SIGMA_DEG)
     for _ in range(iterations):
         rotated = scale * centres @ rotation.T  # [N, 3]
         residual = ((rotated + shift - target).reshape(-1)) * sqrt_w
         jac = np.concatenate([-_skew(rotated), rotated[:, :, None], np.broadcast_to(np.eye(3), (len(centres), 3, 3))],
                              axis=2).reshape(-1, 7) * sqrt_w[:, None]  # d/d(rotation vector, log scale, shift)
+        if gravity is not None and len(gravity.down_cam):
+            predicted = gravity.cam_from_model @ (rotation.T @ DOWN)  # [M, 3]
+            d_rot = gravity.cam_from_model @ rotation.T @ _skew(DOWN[None])[0]  # [M, 3, 3]
+            residual = np.concatenate([residual, ((predicted - gravity.down_cam) * tilt_w).reshape(-1)])
+            rows = np.concatenate([d_rot, np.zeros((len(d_rot), 3, 4))], axis=2).reshape(-1, 7) * tilt_w
+            jac = np.concatenate([jac, rows])
         step, *_ = np.linalg.lstsq(jac, -residual, rcond=None)
         rotation = _rotation_exp(step[:3]) @ rotation
         scale *= float(np.exp(step[3]))
@@ -121,17 +151,40 @@ def normalized_residuals(sim: Similarity, centres: np.ndarray, enu: np.ndarray, 
     return np.sqrt((ratio**2).sum(axis=1) / known.sum(axis=1))
 
 
-def fit_enu(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray) -> tuple[Similarity, np.ndarray]:
-    """Weighted similarity model -> ENU, one outlier pass. centres, enu, sigma [N, 3]; returns it and inliers [N]."""
+def gps_tilt_sigma_deg(enu: np.ndarray, sigma: np.ndarray) -> float:
+    """1-sigma tilt of a GPS-only fit: vertical noise over the narrower horizontal spread of the 3D fixes.
+
+    A plane through points spread by sqrt(sum x^2) along an axis tilts about the other by
+    sigma_v / sqrt(sum x^2) radians (least-squares slope); small flights are tilted by degrees.
+    """
+    full = np.isfinite(enu).all(axis=1)
+    ground = enu[full, :2] - enu[full, :2].mean(axis=0)
+    spread = float(np.sqrt((ground**2).sum(axis=0)).min())
+    return float(np.degrees(np.median(sigma[full, 2]) / spread)) if spread > 0 else 180.0
+
+
+def fit_enu(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray,
+            gravity: Gravity | None = None) -> tuple[Similarity, np.ndarray, bool]:
+    """Weighted similarity model -> ENU, one outlier pass. centres, enu, sigma [N, 3].
+
+    Returns it, the inlier fixes [N], and whether the gimbal's down directions were used (not when
+    they disagree with the GPS-only fit by more than GIMBAL_MAX_DEG and 3 sigmas of its tilt: a
+    gimbal that reports something else).
+    """
     sim = fit_similarity(centres, enu, sigma)
     norm = normalized_residuals(sim, centres, enu, sigma)
     inliers = norm <= max(OUTLIER_FACTOR * float(np.median(norm)), OUTLIER_MIN_SIGMAS)
     full = inliers & np.isfinite(enu).all(axis=1)
-    if full.sum() >= 3 and not inliers.all() and is_well_spread(enu[full]):
-        sim = fit_similarity(centres[inliers], enu[inliers], sigma[inliers])
-    else:
+    if not (full.sum() >= 3 and is_well_spread(enu[full])):
         inliers = np.ones(len(centres), bool)
-    return sim, inliers
+    if not inliers.all():
+        sim = fit_similarity(centres[inliers], enu[inliers], sigma[inliers])
+    if gravity is None or not len(gravity.down_cam):
+        return sim, inliers, False
+    limit = max(GIMBAL_MAX_DEG, 3.0 * gps_tilt_sigma_deg(enu[inliers], sigma[inliers]))
+    if np.median(gravity.tilt_errors_deg(sim.rotation)) > limit:
+        return sim, inliers, False
+    return fit_similarity(centres[inliers], enu[inliers], sigma[inliers], gravity), inliers, True
 
 
 def camera_centres(reconstruction, names: list[str]) -> dict[str, np.ndarray]:
@@ -161,7 +214,7 @@ def georeference(reconstruction, targets: GpsTargets, min_images: int, apply: bo
     if not is_well_spread(enu[full]):
         return f"GPS on {len(names)} placed photos is too clustered or on one line to geo-reference"
     centres = np.array([centres_by_name[n] for n in names])
-    sim, inliers = fit_enu(centres, enu, sigma)
+    sim, inliers, gimbal_used = fit_enu(centres, enu, sigma, _gravity(reconstruction, targets, names))
     placed = sim.apply(centres) if apply else centres
     known = np.isfinite(enu)
     error = np.where(known, placed - np.where(known, enu, 0.0), 0.0)  # [N, 3], 0 where unknown
@@ -183,8 +236,20 @@ def georeference(reconstruction, targets: GpsTargets, min_images: int, apply: bo
         cameras_with_gps=len(names),
         outliers={n: round(float(np.linalg.norm(e)), 2) for n, e, ok in zip(names, error, inliers, strict=True)
                   if not ok},
+        gimbal_tilt=gimbal_used,
     )
     if apply and result.refusal() is None:
         transform = pycolmap.Sim3d(sim.scale, pycolmap.Rotation3d(sim.rotation), sim.translation.reshape(3, 1))
         reconstruction.transform(transform)
     return result
+
+
+def _gravity(reconstruction, targets: GpsTargets, names: list[str]) -> Gravity | None:
+    """The gimbal down directions of the named registered photos that have one, with their rotations."""
+    index = targets.index()
+    images = {im.name: im for im in reconstruction.images.values() if im.has_pose}
+    rows = [(images[n].cam_from_world().rotation.matrix(), targets.down_cam[index[n]]) for n in names
+            if np.isfinite(targets.down_cam[index[n]]).all()]
+    if not rows:
+        return None
+    return Gravity(np.array([r for r, _ in rows]), np.array([d for _, d in rows]))

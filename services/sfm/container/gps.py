@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from services.sfm.container.geo import wgs84_to_enu
+from services.sfm.container.geo import rotation_from_dji_attitude, wgs84_to_enu
 from services.sfm.container.photos import ExifInfo, Photo
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class GpsTargets:
     enu: np.ndarray  # [N, 3] metres around `origin`; up is NaN where the photo has no altitude
     sigma: np.ndarray  # [N, 3] metres; UNKNOWN_SIGMA_M where the coordinate is unknown
     origin: tuple[float, float, float]  # lat, lon, alt: mean position, lowest known altitude
+    down_cam: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # [N, 3] gimbal down in camera; NaN if none
     excluded: dict[str, str] = field(default_factory=dict)  # name -> why its fix is not used
     noise_sources: list[str] = field(default_factory=list)  # distinct GpsNoise.source values
 
@@ -71,6 +72,17 @@ class GpsTargets:
         """Median (horizontal, vertical) sigma over the fixes that know each."""
         known_v = self.sigma[self.has_altitude, 2]
         return float(np.median(self.sigma[:, 0])), float(np.median(known_v)) if len(known_v) else float("nan")
+
+
+def gimbal_down(exif: ExifInfo) -> np.ndarray:
+    """[3] unit down vector in the camera frame from DJI XMP gimbal angles; NaN without them.
+
+    Only pitch and roll matter (yaw turns about down), so compass errors do not enter.
+    """
+    keys = ("GimbalYawDegree", "GimbalPitchDegree", "GimbalRollDegree")
+    if not all(k in exif.attitude for k in keys):
+        return np.full(3, np.nan)
+    return rotation_from_dji_attitude(*(exif.attitude[k] for k in keys)).T @ np.array([0.0, 0.0, -1.0])
 
 
 def _distance_from_median_m(lat_lon: np.ndarray) -> np.ndarray:
@@ -105,7 +117,7 @@ def gps_targets(photos: list[Photo]) -> GpsTargets | None:
             else:
                 kept.append(photo)
     if not kept:
-        return GpsTargets([], np.zeros((0, 3)), np.zeros((0, 3)), (0.0, 0.0, 0.0), excluded)
+        return GpsTargets([], np.zeros((0, 3)), np.zeros((0, 3)), (0.0, 0.0, 0.0), excluded=excluded)
     fixes = [p.exif.gps for p in kept]
     altitudes = [f.alt for f in fixes if f.alt is not None]  # type: ignore[union-attr]
     origin = (float(np.mean([f.lat for f in fixes])), float(np.mean([f.lon for f in fixes])),  # type: ignore[union-attr]
@@ -118,8 +130,8 @@ def gps_targets(photos: list[Photo]) -> GpsTargets | None:
         if fix.alt is None:  # type: ignore[union-attr]
             enu[i, 2] = np.nan
             sigma[i, 2] = UNKNOWN_SIGMA_M
-    return GpsTargets([p.name for p in kept], enu, sigma, origin, excluded,
-                      sorted({n.source for n in noises}))
+    return GpsTargets([p.name for p in kept], enu, sigma, origin, np.array([gimbal_down(p.exif) for p in kept]),
+                      excluded, sorted({n.source for n in noises}))
 
 
 def pose_priors(targets: GpsTargets, data_ids: dict[str, pycolmap.data_t], fill_up: dict[str, float] | float,

@@ -114,7 +114,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         solve_plan = plan_solve(photos, targets, cfg)
         logger.info("mapper chosen", extra={"mapper": solve_plan.mapper, "reason": solve_plan.mapper_reason})
         with timer.step("match"):
-            run_matcher(plan.first, database, cfg)
+            run_matcher(plan.first, database, cfg,
+                        unlocated=[p.name for p in photos if targets is None or p.name not in targets.index()])
         with timer.step("map"):
             model, mapper = map_photos(database, work_images, scratch / "mapped", cfg, solve_plan)
         fallback_used = None

@@ -105,8 +105,11 @@ def finish_solve(model: pycolmap.Reconstruction, database: Path, image_dir: Path
         with step("map_triangulate"):
             model = triangulate_more(model, database, image_dir, work_dir / "triangulated", cfg)
     if priors is not None:
+        # The bundle adjustment put the model in ENU: the fit is a check, or (gimbal attitudes) the
+        # last alignment, as the adjuster's own alignment to the priors knows nothing of the tilt.
+        gimbal = bool(np.isfinite(targets.down_cam).all(axis=1).any())  # type: ignore[union-attr]
         with step("georeference"):
-            checked = georeference(model, targets, cfg.min_gps_images, apply=False)  # type: ignore[arg-type]
+            checked = georeference(model, targets, cfg.min_gps_images, apply=gimbal)  # type: ignore[arg-type]
         refusal = checked if isinstance(checked, str) else checked.refusal()
         if refusal is None:
             report.georef = checked  # type: ignore[assignment]

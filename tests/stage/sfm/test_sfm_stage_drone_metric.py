@@ -33,8 +33,8 @@ def small_cfg(**overrides) -> Config:
     return Config(max_image_size=480, max_num_features=2048, num_threads=2, min_images=8, **overrides)
 
 
-def solve(photos, out):
-    code = execute_stage(StageName.SFM, run, small_cfg(), photos, out)
+def solve(photos, out, **overrides):
+    code = execute_stage(StageName.SFM, run, small_cfg(**overrides), photos, out)
     assert code == EXIT_OK, (out / FAILURE_FILE).read_text() if (out / FAILURE_FILE).exists() else code
     return json.loads((out / METRICS_FILE).read_text())
 
@@ -114,7 +114,11 @@ def test_two_altitude_survey_over_flat_ground_is_metric(tmp_path):
 
 
 def test_gps_from_a_real_card_2d_fixes_a_far_fix_and_zero_coordinates(flat_scene, tmp_path):
-    """Every other photo without altitude, one fix 5 km off, one at 0/0: the rest geo-reference it."""
+    """Every other photo without altitude, one fix 5 km off, one at 0/0: the rest geo-reference it.
+
+    Spatial matching (what large GPS sets get) pairs photos by GPS: the two without a usable fix
+    are matched with every photo instead, so all are placed without the exhaustive fallback.
+    """
     photos = tmp_path / "photos"
     shutil.copytree(flat_scene, photos)
     truth = load_truth(photos / TRUTH_FILE)
@@ -129,8 +133,10 @@ def test_gps_from_a_real_card_2d_fixes_a_far_fix_and_zero_coordinates(flat_scene
         replace_exif(photos / image.name, exif)
     before = {p.name: p.read_bytes() for p in photos.iterdir()}
     out = tmp_path / "out"
-    metrics = solve(photos, out)
+    metrics = solve(photos, out, matcher="spatial")
     assert {p.name: p.read_bytes() for p in photos.iterdir()} == before  # originals untouched
+    assert metrics["images_registered"] == 12
+    assert (metrics["matcher"], metrics["matcher_fallback"]) == ("spatial", None)
     warnings = " ".join(metrics["warnings"])
     assert "DJI_0004.jpg (5.0 km from the other photos)" in warnings
     assert "DJI_0007.jpg (zero coordinates)" in warnings

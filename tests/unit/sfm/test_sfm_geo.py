@@ -64,7 +64,7 @@ def test_enu_fit_ignores_one_gps_outlier():
     centres = (enu - 3.0) / 8.0  # the model frame: shifted and scaled
     noisy = enu + rng.normal(0, 0.05, enu.shape)
     noisy[4] += [40.0, 0.0, 0.0]  # one photo with a GPS jump
-    sim, inliers = fit_enu(centres, noisy, np.full_like(noisy, 0.05))
+    sim, inliers, _ = fit_enu(centres, noisy, np.full_like(noisy, 0.05))
     assert not inliers[4] and inliers.sum() == 11
     assert sim.scale == pytest.approx(8.0, rel=1e-2)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from services.sfm.container.geo import enu_to_wgs84
-from services.sfm.container.georef import Georef, fit_enu, fit_similarity, normalized_residuals
+from services.sfm.container.georef import Georef, Gravity, fit_enu, fit_similarity, normalized_residuals
 from services.sfm.container.gps import (
     DEFAULT_H_SIGMA_M,
     UNKNOWN_SIGMA_M,
@@ -118,7 +118,7 @@ def test_2d_fixes_constrain_only_the_ground_plane():
     sim = fit_similarity(centres, gps, sigma)
     np.testing.assert_allclose(sim.apply(centres), enu, atol=1e-6)
     as_zero = np.nan_to_num(gps, nan=0.0)  # the old reading: missing altitude = 0 m
-    wrong, _ = fit_enu(centres, as_zero, np.full_like(gps, 3.0))
+    wrong, _, _ = fit_enu(centres, as_zero, np.full_like(gps, 3.0))
     assert np.abs(wrong.apply(centres) - enu).max() > 5.0
 
 
@@ -128,7 +128,7 @@ def test_a_fix_far_off_is_left_out_and_the_rest_fit_within_their_noise():
     sigma = np.tile([2.0, 2.0, 4.0], (16, 1))
     gps = enu + rng.normal(size=enu.shape) * sigma
     gps[5] += [80.0, -40.0, 0.0]
-    sim, inliers = fit_enu(centres, gps, sigma)
+    sim, inliers, _ = fit_enu(centres, gps, sigma)
     assert not inliers[5] and inliers.sum() == 15
     assert np.sqrt((normalized_residuals(sim, centres[inliers], gps[inliers], sigma[inliers]) ** 2).mean()) < 1.5
     assert sim.scale == pytest.approx(1 / 0.13, rel=0.03)
@@ -142,3 +142,42 @@ def test_a_fit_far_above_the_gps_noise_is_refused_with_its_residual():
     assert georef_with(1.2).refusal() is None
     reason = georef_with(12.0).refusal()
     assert "not geo-referenced" in reason and "36.0 m" in reason and "~3.0 m horizontal" in reason
+
+
+def tilt_deg(rotation_a, rotation_b) -> float:
+    """Angle between the up axes two model -> ENU rotations give."""
+    a, b = rotation_a.T @ [0, 0, 1.0], rotation_b.T @ [0, 0, 1.0]
+    return float(np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b)), a @ b)))
+
+
+def small_noisy_survey(seed):
+    """12 photos over 30 x 20 m with 2 m / 4 m GPS noise, nadir cameras with gimbal down directions."""
+    rng = np.random.default_rng(seed)
+    enu = np.stack([rng.uniform(-15, 15, 12), rng.uniform(-10, 10, 12), 40.0 + rng.uniform(-1, 1, 12)], axis=1)
+    truth = random_rotation(rng)  # ENU -> model rotation
+    centres = 0.1 * enu @ truth.T
+    sigma = np.tile([2.0, 2.0, 4.0], (12, 1))
+    gps = enu + rng.normal(size=enu.shape) * sigma
+    cam_from_enu = np.array([np.diag([1.0, -1.0, -1.0]) for _ in range(12)])  # straight down
+    gimbal_down = cam_from_enu @ [0, 0, -1.0]
+    return centres, gps, sigma, truth, Gravity(cam_from_enu @ truth.T, gimbal_down)
+
+
+def test_gimbal_down_directions_fix_the_tilt_gps_cannot():
+    errors_gps, errors_both = [], []
+    for seed in range(5):
+        centres, gps, sigma, truth, gravity = small_noisy_survey(seed)
+        errors_gps.append(tilt_deg(fit_similarity(centres, gps, sigma).rotation, truth.T))
+        sim, _, used = fit_enu(centres, gps, sigma, gravity)
+        assert used
+        errors_both.append(tilt_deg(sim.rotation, truth.T))
+    assert max(errors_both) < 0.2 and max(errors_gps) > 1.0  # an exact gimbal here; GPS alone tilts by degrees
+
+
+def test_a_gimbal_far_from_the_solve_is_not_used():
+    centres, gps, sigma, truth, gravity = small_noisy_survey(0)
+    tilted = Gravity(gravity.cam_from_model, gravity.cam_from_model @ truth @ [0.0, np.sin(1.2), -np.cos(1.2)])
+    sim, _, used = fit_enu(centres, gps, sigma, tilted)  # a gimbal 69 deg off: reports something else
+    assert not used
+    assert tilt_deg(sim.rotation, truth.T) == pytest.approx(tilt_deg(fit_similarity(centres, gps, sigma).rotation,
+                                                                     truth.T))
