@@ -145,8 +145,10 @@ def true_focal_px(name: str, work: Path, width: int) -> float | None:
     return None
 
 
-def metric_figures(name: str, rec, images: Path, out: Path, work: Path) -> dict:
-    """Focal error, GPS residual and scale vs GPS / truth of a delivered model (see the module doc)."""
+def metric_figures(name: str, rec, images: Path, out: Path, work: Path, width: int) -> dict:
+    """Focal error, GPS residual and scale vs GPS / truth of a delivered model (see the module doc).
+
+    width: of the photos the solve saw (undistortion keeps the focal length but may resize)."""
     import numpy as np
 
     from services.sfm.container.evaluation import centre
@@ -155,7 +157,7 @@ def metric_figures(name: str, rec, images: Path, out: Path, work: Path) -> dict:
 
     result: dict = {}
     camera = next(iter(rec.cameras.values()))
-    focal = true_focal_px(name, work, camera.width)
+    focal = true_focal_px(name, work, width)
     if focal:
         result["focal_err"] = round(float(camera.focal_length_x) / focal - 1.0, 4)
     georef = out / "georef.json"
@@ -188,24 +190,27 @@ def metric_figures(name: str, rec, images: Path, out: Path, work: Path) -> dict:
     return result
 
 
-def measure(name: str, runner: str, work: Path, code: Path, label: str) -> dict:
+def measure(name: str, runner: str, work: Path, code: Path, label: str, wall: float | None = None) -> dict:
+    """Run `runner` on set `name` and measure its output; with `wall` (--remeasure), only measure
+    the output an earlier run left."""
     import pycolmap
 
     from services.sfm.container.evaluation import pose_errors, poses_from_model
 
     images = image_dir(name, work)
     out = work / name / f"{label}_{runner}"
-    shutil.rmtree(out, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
     n_in = sum(1 for p in images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    started = time.monotonic()
-    if runner.startswith("ours"):
-        run_ours(images, out, code, {"ours": "incremental", "ours_global": "global"}.get(runner))
-    elif runner == "pycolmap":
-        subprocess.run([sys.executable, __file__, "--pycolmap-child", str(images), str(out)], check=True)
-    elif runner == "cli":
-        run_cli(images, out)
-    wall = time.monotonic() - started
+    if wall is None:
+        shutil.rmtree(out, ignore_errors=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        if runner.startswith("ours"):
+            run_ours(images, out, code, {"ours": "incremental", "ours_global": "global"}.get(runner))
+        elif runner == "pycolmap":
+            subprocess.run([sys.executable, __file__, "--pycolmap-child", str(images), str(out)], check=True)
+        elif runner == "cli":
+            run_cli(images, out)
+        wall = time.monotonic() - started
     result = {"set": name, "runner": runner, "label": label, "wall_s": round(wall, 1), "images": n_in}
     mdir = model_dir(runner, out)
     if mdir is None:
@@ -216,13 +221,15 @@ def measure(name: str, runner: str, work: Path, code: Path, label: str) -> dict:
         "points3d": rec.num_points3D(),
         "reproj_px": round(rec.compute_mean_reprojection_error(), 3),
     }
+    width = rec.cameras[next(iter(rec.cameras))].width
     if runner.startswith("ours"):
         metrics = json.loads((out / "metrics.json").read_text())
+        width = metrics["image_size"][0]
         result |= {"matcher": metrics["matcher"], "matcher_fallback": metrics["matcher_fallback"],
                    "mapper": metrics["mapper"], "steps": metrics["seconds"], "georeferenced": metrics["georeferenced"],
                    "focal": metrics.get("focal"), "warnings": metrics["warnings"]}
         # the undistorted model has the same poses; errors are in pixels of the working copies
-    result |= metric_figures(name, rec, images, out, work)
+    result |= metric_figures(name, rec, images, out, work, width)
     truth = ground_truth(name, work)
     if truth is not None:
         errors = pose_errors(poses_from_model(mdir), truth)
@@ -270,6 +277,7 @@ def main() -> int:
     parser.add_argument("--synthetic-size", default="1024x768")
     parser.add_argument("--synthetic-images", type=int, default=24)
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--remeasure", action="store_true", help="recompute the figures of cached runs, no solving")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     args.work.mkdir(parents=True, exist_ok=True)
@@ -291,7 +299,10 @@ def main() -> int:
     for name, runner in jobs:
         label = args.label if runner.startswith("ours") else "peer"
         cache = args.work / name / f"{label}_{runner}.json"
-        if cache.exists() and not args.fresh:
+        if cache.exists() and args.remeasure and "error" not in json.loads(cache.read_text()):
+            result = measure(name, runner, args.work, args.code.resolve(), label, json.loads(cache.read_text())["wall_s"])
+            cache.write_text(json.dumps(result, indent=1))
+        elif cache.exists() and not args.fresh:
             result = json.loads(cache.read_text())
         else:
             with CPU_LOCK.open("a") as lock:  # one measurement at a time, interleaved with others' jobs

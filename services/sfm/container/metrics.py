@@ -25,6 +25,7 @@ class Metrics(BaseModel):
     # Per camera: focal source, prior_px, final_px, held (kept at the EXIF value) and rel_std (the
     # focal's relative 1-sigma precision from the photos alone; refined when <= 1 %).
     focal: list[dict] = Field(default_factory=list)
+    principal_point_refined: bool = False  # freed in the final bundle adjustment (only where observable)
     # GPS: fixes used / left out (name -> why) / without altitude, the noise model, and the
     # residual of the delivered model against GPS (see georef.json); None without GPS.
     gps: dict | None = None

@@ -90,31 +90,31 @@ def finish_solve(model: pycolmap.Reconstruction, database: Path, image_dir: Path
     """Geo-reference, decide each focal, bundle-adjust with GPS priors, add points, check the result."""
     report = SolveReport(mapper=mapper)
     priors = None
-    if cfg.georeference and targets is not None and targets.names:
+    gps = targets if cfg.georeference and targets is not None and targets.names else None
+    if gps is not None:
         with step("georeference"):
-            fitted = georeference(model, targets, cfg.min_gps_images, apply=True)
-        refusal = fitted if isinstance(fitted, str) else fitted.refusal()
-        if refusal is None:
-            priors = _solve_priors(model, targets, fitted)
+            fitted = georeference(model, gps, cfg.min_gps_images, apply=True)
+        if isinstance(fitted, str) or fitted.refusal():
+            report.georef_refused = fitted if isinstance(fitted, str) else fitted.refusal()
         else:
-            report.georef_refused = refusal
+            priors = _solve_priors(model, gps, fitted)
+            report.warnings += _outlier_warnings(fitted)
     with step("map_refine"):
         model = _final_bundle_adjustment(model, photos, priors, cfg, report)
     report.points3d_mapped = model.num_points3D()
     if cfg.triangulate_more:
         with step("map_triangulate"):
             model = triangulate_more(model, database, image_dir, work_dir / "triangulated", cfg)
-    if priors is not None:
+    if gps is not None and priors is not None:
         # The bundle adjustment put the model in ENU: the fit is a check, or (gimbal attitudes) the
         # last alignment, as the adjuster's own alignment to the priors knows nothing of the tilt.
-        gimbal = bool(np.isfinite(targets.down_cam).all(axis=1).any())  # type: ignore[union-attr]
+        gimbal = bool(np.isfinite(gps.down_cam).all(axis=1).any())
         with step("georeference"):
-            checked = georeference(model, targets, cfg.min_gps_images, apply=gimbal)  # type: ignore[arg-type]
-        refusal = checked if isinstance(checked, str) else checked.refusal()
-        if refusal is None:
-            report.georef = checked  # type: ignore[assignment]
+            checked = georeference(model, gps, cfg.min_gps_images, apply=gimbal)
+        if isinstance(checked, str) or checked.refusal():
+            report.georef_refused = checked if isinstance(checked, str) else checked.refusal()
         else:
-            report.georef_refused = refusal
+            report.georef = checked
     if report.georef_refused:
         report.warnings.append(report.georef_refused)
     if report.georef is not None:
@@ -125,6 +125,13 @@ def finish_solve(model: pycolmap.Reconstruction, database: Path, image_dir: Path
                 f"deg (median over {checked_photos} photos): the solve or its geo-referencing may be wrong")
     report.warnings += focal_rules.disagreements(report.focal)
     return model, report
+
+
+def _outlier_warnings(fitted: Georef) -> list[str]:
+    if not fitted.outliers:
+        return []
+    listed = ", ".join(f"{name} ({metres:.0f} m)" for name, metres in list(fitted.outliers.items())[:10])
+    return [f"GPS of {len(fitted.outliers)} photos disagrees with the solve and was not used: {listed}"]
 
 
 def _solve_priors(model: pycolmap.Reconstruction, targets: GpsTargets, fitted: Georef) -> list[pycolmap.PosePrior]:
@@ -209,6 +216,7 @@ def solve_metrics(report: SolveReport, targets: GpsTargets | None, plan: SolvePl
         "mapper_reason": reason,
         "points3d_mapped": report.points3d_mapped,
         "focal": [d.to_json() for d in report.focal],
+        "principal_point_refined": report.principal_point_refined,
         "gps": gps,
         "attitude_error_deg": None if report.attitude_error_deg is None else round(report.attitude_error_deg, 3),
     }
