@@ -38,7 +38,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 REAL_SETS = ("caliterra", "banana", "fountain_p11")
-RUNNERS = ("ours_default", "ours", "ours_global", "pycolmap", "cli")
+RUNNERS = ("ours_default", "ours", "ours_global", "ours_no_gps_ba", "pycolmap", "cli")
+RUNNER_CONFIG = {  # stage config per runner (ours_default: the code's own defaults)
+    "ours": {"mapper": "incremental"},
+    "ours_global": {"mapper": "global"},
+    "ours_no_gps_ba": {"gps_bundle_adjustment": False},
+}
 CALITERRA_FOCAL_PX = 4.5 / 6.17 * 1600  # EXIF physical focal (Canon SX260 HS: 6.17 mm sensor) at 1600 px
 # Synthetic drone scenes: (flight, GPS noise written to EXIF). Sigma 2 m horizontal, 4 m vertical.
 SYNTHETIC = ("synthetic", "synthetic_flat", "synthetic_2alt", "synthetic_relief")
@@ -46,8 +51,11 @@ CPU_LOCK = Path("/tmp/spaceport-cpu.lock")  # shared with other heavy jobs on th
 
 
 def image_dir(name: str, work: Path) -> Path:
+    """The photos of a set; never under work/<set>/, where the runners write (photos are found recursively)."""
+    if name == "synthetic":
+        return work / "synthetic_drone"
     if name.startswith("synthetic"):
-        return work / ("synthetic_drone" if name == "synthetic" else name)
+        return work / "photos" / name
     return DATA / name / "images"
 
 
@@ -68,9 +76,9 @@ def ensure_synthetic(name: str, work: Path, n: int, width: int, height: int) -> 
     return folder
 
 
-def run_ours(images: Path, out: Path, code: Path, mapper: str | None) -> None:
+def run_ours(images: Path, out: Path, code: Path, config: dict) -> None:
     cfg = out.parent / f"{out.name}.config.json"
-    cfg.write_text(json.dumps({"mapper": mapper} if mapper else {}))
+    cfg.write_text(json.dumps(config))
     subprocess.run(
         [sys.executable, "-m", "services.sfm.container.entrypoint", "--input", str(images), "--output", str(out),
          "--config", str(cfg)],
@@ -205,7 +213,7 @@ def measure(name: str, runner: str, work: Path, code: Path, label: str, wall: fl
         out.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         if runner.startswith("ours"):
-            run_ours(images, out, code, {"ours": "incremental", "ours_global": "global"}.get(runner))
+            run_ours(images, out, code, RUNNER_CONFIG.get(runner, {}))
         elif runner == "pycolmap":
             subprocess.run([sys.executable, __file__, "--pycolmap-child", str(images), str(out)], check=True)
         elif runner == "cli":

@@ -56,9 +56,10 @@ class Config(BaseModel):
     triangulate_more: bool = True
     # ... including points seen in only two photos (a denser start for training).
     two_view_points: bool = True
-    # Align the model to a local east-north-up metric frame when enough photos have GPS, with GPS
-    # as position priors in the bundle adjustment.
+    # Align the model to a local east-north-up metric frame when enough photos have GPS.
     georeference: bool = True
+    # ... with GPS as position priors (sigmas from the noise model) in the final bundle adjustment.
+    gps_bundle_adjustment: bool = True
     # Fewest photos with GPS (and registered) needed to geo-reference.
     min_gps_images: int = Field(default=3, ge=3)
     # CPU threads for extraction, matching and mapping (-1: all cores).

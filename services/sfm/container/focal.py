@@ -29,6 +29,7 @@ PIXEL_SIGMA = 1.0  # reprojection noise the precision is computed for, px (COLMA
 # the longest side (3 px at 1600): over flat ground seen from above a shifted principal point is
 # indistinguishable from tilted cameras, and refining it there tilts every camera by degrees.
 PRINCIPAL_POINT_MAX_STD = 0.002
+MIN_POSE_POINTS = 10  # photos with fewer 3D points keep their pose in the precision estimate
 DISAGREE_SIGMAS = 3.0  # a refined focal this many combined sigmas from EXIF is worth a warning
 
 
@@ -73,6 +74,9 @@ def intrinsics_precision(model: pycolmap.Reconstruction, num_threads: int,
     config = pycolmap.BundleAdjustmentConfig()
     for image_id in model.reg_image_ids():
         config.add_image(image_id)
+        image = model.image(image_id)
+        if image.num_points3D < MIN_POSE_POINTS:  # a pose these few points cannot fix: held, not a degeneracy
+            config.set_constant_rig_from_world_pose(image.frame_id)
     config.fix_gauge(pycolmap.BundleAdjustmentGauge.TWO_CAMS_FROM_WORLD)
     adjuster = pycolmap.create_default_ceres_bundle_adjuster(options, config, model)
     level = pycolmap.logging.minloglevel

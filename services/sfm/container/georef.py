@@ -194,12 +194,12 @@ def camera_centres(reconstruction, names: list[str]) -> dict[str, np.ndarray]:
             if im.has_pose and im.name in wanted}
 
 
-def georeference(reconstruction, targets: GpsTargets, min_images: int, apply: bool = True) -> Georef | str:
-    """Fit the model to GPS and (apply=True, fit not refused) transform it in place into ENU metres.
+def georeference(reconstruction, targets: GpsTargets, min_images: int) -> Georef | str:
+    """Fit the model to GPS (and gimbal tilt) and, unless refused, transform it in place into ENU metres.
 
-    With apply=False the model is taken as already in ENU (pose priors in the bundle adjustment)
-    and the fit is a check: its scale and rotation show how far the solve is from the GPS frame,
-    and residuals are those of the model as it is. Returns why not, when the GPS cannot support it.
+    Residuals are those of the aligned model; the fit's scale and rotation say how far the model's
+    frame was from ENU (after a GPS-constrained bundle adjustment: a check, near 1 and 0). Returns
+    why not, when the GPS cannot support a fit.
     """
     import pycolmap
 
@@ -215,7 +215,7 @@ def georeference(reconstruction, targets: GpsTargets, min_images: int, apply: bo
         return f"GPS on {len(names)} placed photos is too clustered or on one line to geo-reference"
     centres = np.array([centres_by_name[n] for n in names])
     sim, inliers, gimbal_used = fit_enu(centres, enu, sigma, _gravity(reconstruction, targets, names))
-    placed = sim.apply(centres) if apply else centres
+    placed = sim.apply(centres)
     known = np.isfinite(enu)
     error = np.where(known, placed - np.where(known, enu, 0.0), 0.0)  # [N, 3], 0 where unknown
     ground = np.linalg.norm(error[:, :2], axis=1)
@@ -238,7 +238,7 @@ def georeference(reconstruction, targets: GpsTargets, min_images: int, apply: bo
                   if not ok},
         gimbal_tilt=gimbal_used,
     )
-    if apply and result.refusal() is None:
+    if result.refusal() is None:
         transform = pycolmap.Sim3d(sim.scale, pycolmap.Rotation3d(sim.rotation), sim.translation.reshape(3, 1))
         reconstruction.transform(transform)
     return result

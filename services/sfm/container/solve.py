@@ -47,7 +47,7 @@ StepTimer = Callable[[str], AbstractContextManager[None]]
 class SolvePlan:
     mapper: MapperKind  # the mapper run first
     mapper_reason: str
-    gps_in_solve: bool  # GPS position priors constrain the mapper and the final bundle adjustment
+    gps_in_solve: bool  # GPS position priors constrain the (incremental) mapper's bundle adjustments
     hold_focal_while_mapping: bool  # every camera's focal comes from EXIF: mappers keep it
 
 
@@ -64,11 +64,10 @@ class SolveReport:
 
 
 def plan_solve(photos: list[Photo], targets: GpsTargets | None, cfg: Config) -> SolvePlan:
-    gps_in_solve = bool(cfg.georeference and targets is not None
-                        and int(targets.has_altitude.sum()) >= cfg.min_gps_images)
-    mapper, reason = choose_mapper(cfg, gps_in_solve)
+    gps = bool(cfg.georeference and targets is not None and int(targets.has_altitude.sum()) >= cfg.min_gps_images)
+    mapper, reason = choose_mapper(cfg, gps)
     trusted = all(p.focal_source in focal_rules.TRUSTED_SOURCES for p in photos)
-    return SolvePlan(mapper, reason, gps_in_solve and mapper == "incremental", trusted)
+    return SolvePlan(mapper, reason, gps and mapper == "incremental", trusted)
 
 
 def map_photos(database: Path, image_dir: Path, work_dir: Path, cfg: Config,
@@ -93,11 +92,11 @@ def finish_solve(model: pycolmap.Reconstruction, database: Path, image_dir: Path
     gps = targets if cfg.georeference and targets is not None and targets.names else None
     if gps is not None:
         with step("georeference"):
-            fitted = georeference(model, gps, cfg.min_gps_images, apply=True)
+            fitted = georeference(model, gps, cfg.min_gps_images)
         if isinstance(fitted, str) or fitted.refusal():
             report.georef_refused = fitted if isinstance(fitted, str) else fitted.refusal()
         else:
-            priors = _solve_priors(model, gps, fitted)
+            priors = _solve_priors(model, gps, fitted) if cfg.gps_bundle_adjustment else []
             report.warnings += _outlier_warnings(fitted)
     with step("map_refine"):
         model = _final_bundle_adjustment(model, photos, priors, cfg, report)
@@ -106,11 +105,10 @@ def finish_solve(model: pycolmap.Reconstruction, database: Path, image_dir: Path
         with step("map_triangulate"):
             model = triangulate_more(model, database, image_dir, work_dir / "triangulated", cfg)
     if gps is not None and priors is not None:
-        # The bundle adjustment put the model in ENU: the fit is a check, or (gimbal attitudes) the
-        # last alignment, as the adjuster's own alignment to the priors knows nothing of the tilt.
-        gimbal = bool(np.isfinite(gps.down_cam).all(axis=1).any())
+        # GPS shaped the solve; the last weighted fit (GPS and gimbal tilt) sets the ENU frame, and
+        # its scale and rotation say how far the bundle adjustment's own frame was from it.
         with step("georeference"):
-            checked = georeference(model, gps, cfg.min_gps_images, apply=gimbal)
+            checked = georeference(model, gps, cfg.min_gps_images)
         if isinstance(checked, str) or checked.refusal():
             report.georef_refused = checked if isinstance(checked, str) else checked.refusal()
         else:

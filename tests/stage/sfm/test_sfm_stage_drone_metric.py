@@ -62,7 +62,9 @@ def assert_metric(out, truth, metrics):
     assert flying_height_ratio(out / "sparse" / "0", truth) == pytest.approx(1.0, abs=0.04)
     check = metrics["gps"]["check"]
     assert check["normalized_residual"] < 1.5  # the residual is what the modelled GPS noise says
-    assert abs(check["scale"] - 1.0) < 0.01  # the solve itself is in ENU: the final similarity is a check
+    # GPS in the bundle adjustment already put the solve in ENU metres: the last fit barely moves it
+    # (a robust-loss optimum vs a least-squares one, within what 12 noisy fixes tell of the scale).
+    assert abs(check["scale"] - 1.0) < 0.03 and check["rotation_deg"] < 3.0
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_flat_nadir_survey_holds_the_exif_focal_and_comes_out_in_metres(flat_sce
     assert_metric(out, truth, metrics)
     focal = metrics["focal"][0]
     assert focal["held"] and focal["source"] == "exif_35mm" and focal["final_px"] == focal["prior_px"]
-    assert metrics["mapper"] == "incremental" and "GPS" in metrics["mapper_reason"]
+    assert metrics["mapper"] == "global" and "pose-prior bundle adjustment" in metrics["mapper_reason"]
     assert metrics["points3d"] > metrics["points3d_mapped"]  # two-view points added for training
     # The solve agrees with the drone's gimbal up to the frame's tilt from 1-2 m GPS over a 30 m grid
     # (~2 deg expected); the check flags wrong solves (ATTITUDE_MAX_DEG).
