@@ -114,7 +114,8 @@ def _axis_rotation(axis: int, angle: float) -> np.ndarray:
 def rotation_from_dji_attitude(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
     """World (ENU) from camera (OpenCV axes) rotation [3, 3] for a DJI gimbal attitude in degrees."""
     yaw, pitch, roll = np.radians([yaw_deg, pitch_deg, roll_deg])
-    return _axis_rotation(2, -yaw) @ _axis_rotation(0, pitch) @ _axis_rotation(1, roll) @ _CAMERA_AT_ZERO_ATTITUDE
+    turn = _axis_rotation(2, -yaw) @ _axis_rotation(0, pitch) @ _axis_rotation(1, roll)
+    return turn @ _CAMERA_AT_ZERO_ATTITUDE
 
 
 def dji_attitude_from_rotation(world_from_camera: np.ndarray) -> tuple[float, float, float]:

@@ -61,7 +61,8 @@ class Georef:
         """Why this fit must not be trusted as geo-referencing, or None."""
         if self.normalized_residual <= REFUSE_NORMALIZED:
             return None
-        return (f"not geo-referenced: camera positions and photo GPS disagree by {self.residual_m:.1f} m RMS, "
+        return ("not geo-referenced: camera positions and photo GPS disagree by "
+                f"{self.residual_m:.1f} m RMS, "
                 f"{self.normalized_residual:.0f}x the expected GPS error "
                 f"(~{self.gps_sigma_m[0]:.1f} m horizontal, {self.gps_sigma_m[1]:.1f} m vertical)")
 
@@ -127,8 +128,9 @@ def fit_similarity(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray, grav
     for _ in range(iterations):
         rotated = scale * centres @ rotation.T  # [N, 3]
         residual = ((rotated + shift - target).reshape(-1)) * sqrt_w
-        jac = np.concatenate([-_skew(rotated), rotated[:, :, None], np.broadcast_to(np.eye(3), (len(centres), 3, 3))],
-                             axis=2).reshape(-1, 7) * sqrt_w[:, None]  # d/d(rotation vector, log scale, shift)
+        shift_jac = np.broadcast_to(np.eye(3), (len(centres), 3, 3))
+        # d/d(rotation vector, log scale, shift), one row per coordinate
+        jac = np.concatenate([-_skew(rotated), rotated[:, :, None], shift_jac], axis=2).reshape(-1, 7) * sqrt_w[:, None]
         if gravity is not None and len(gravity.down_cam):
             predicted = gravity.cam_from_model @ (rotation.T @ DOWN)  # [M, 3]
             d_rot = gravity.cam_from_model @ rotation.T @ _skew(DOWN[None])[0]  # [M, 3, 3]
@@ -144,7 +146,8 @@ def fit_similarity(centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray, grav
     return Similarity(scale=scale, rotation=rotation, translation=shift)
 
 
-def normalized_residuals(sim: Similarity, centres: np.ndarray, enu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+def normalized_residuals(sim: Similarity, centres: np.ndarray, enu: np.ndarray,
+                         sigma: np.ndarray) -> np.ndarray:
     """[N] per fix: RMS over its known coordinates of (aligned centre - GPS) / sigma."""
     known = np.isfinite(enu)
     ratio = np.where(known, (sim.apply(centres) - np.where(known, enu, 0.0)) / sigma, 0.0)
@@ -210,7 +213,7 @@ def georeference(reconstruction, targets: GpsTargets, min_images: int) -> Georef
     enu, sigma = targets.enu[rows], targets.sigma[rows]
     full = np.isfinite(enu).all(axis=1)
     if full.sum() < min_images:
-        return (f"GPS with altitude on {int(full.sum())} placed photos, {min_images} needed: not geo-referenced")
+        return f"GPS with altitude on {int(full.sum())} placed photos, {min_images} needed: not geo-referenced"
     if not is_well_spread(enu[full]):
         return f"GPS on {len(names)} placed photos is too clustered or on one line to geo-reference"
     centres = np.array([centres_by_name[n] for n in names])
@@ -234,13 +237,13 @@ def georeference(reconstruction, targets: GpsTargets, min_images: int) -> Georef
         gps_sigma_m=targets.typical_sigma(),
         cameras_used=int(inliers.sum()),
         cameras_with_gps=len(names),
-        outliers={n: round(float(np.linalg.norm(e)), 2) for n, e, ok in zip(names, error, inliers, strict=True)
-                  if not ok},
+        outliers={n: round(float(np.linalg.norm(e)), 2)
+                  for n, e, ok in zip(names, error, inliers, strict=True) if not ok},
         gimbal_tilt=gimbal_used,
     )
     if result.refusal() is None:
-        transform = pycolmap.Sim3d(sim.scale, pycolmap.Rotation3d(sim.rotation), sim.translation.reshape(3, 1))
-        reconstruction.transform(transform)
+        rotation = pycolmap.Rotation3d(sim.rotation)
+        reconstruction.transform(pycolmap.Sim3d(sim.scale, rotation, sim.translation.reshape(3, 1)))
     return result
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from services.sfm.container.geo import rotation_from_dji_attitude, wgs84_to_enu
-from services.sfm.container.photos import ExifInfo, Photo
+from services.sfm.container.photos import ExifInfo, GpsFix, Photo
 
 if TYPE_CHECKING:
     import pycolmap
@@ -56,7 +56,8 @@ class GpsTargets:
     enu: np.ndarray  # [N, 3] metres around `origin`; up is NaN where the photo has no altitude
     sigma: np.ndarray  # [N, 3] metres; UNKNOWN_SIGMA_M where the coordinate is unknown
     origin: tuple[float, float, float]  # lat, lon, alt: mean position, lowest known altitude
-    down_cam: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # [N, 3] gimbal down in camera; NaN if none
+    # [N, 3] unit down vector in each camera frame from the drone gimbal (gimbal_down); NaN rows if none
+    down_cam: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     excluded: dict[str, str] = field(default_factory=dict)  # name -> why its fix is not used
     noise_sources: list[str] = field(default_factory=list)  # distinct GpsNoise.source values
 
@@ -95,43 +96,37 @@ def _distance_from_median_m(lat_lon: np.ndarray) -> np.ndarray:
 def gps_targets(photos: list[Photo]) -> GpsTargets | None:
     """Screen the photos' fixes and place the usable ones in ENU; None when no photo has GPS tags."""
     excluded: dict[str, str] = {}
-    candidates = []
+    candidates: list[tuple[Photo, GpsFix]] = []
     for photo in photos:
         fix = photo.exif.gps
-        if fix is None:
-            continue
-        if not fix.usable:
+        if fix is not None and fix.usable:
+            candidates.append((photo, fix))
+        elif fix is not None:
             excluded[photo.name] = fix.problem or "unusable"
-            continue
-        candidates.append(photo)
     if not candidates and not excluded:
         return None
-    kept = []
+    kept: list[tuple[Photo, GpsFix]] = []
     if candidates:
-        lat_lon = np.array([(p.exif.gps.lat, p.exif.gps.lon) for p in candidates])  # type: ignore[union-attr]
-        distance = _distance_from_median_m(lat_lon)
+        distance = _distance_from_median_m(np.array([(f.lat, f.lon) for _, f in candidates]))
         limit = max(FAR_FIX_M, FAR_FACTOR * float(np.median(distance)))
-        for photo, d in zip(candidates, distance, strict=True):
+        for (photo, fix), d in zip(candidates, distance, strict=True):
             if d > limit:
                 excluded[photo.name] = f"{d / 1000:.1f} km from the other photos"
             else:
-                kept.append(photo)
+                kept.append((photo, fix))
     if not kept:
         return GpsTargets([], np.zeros((0, 3)), np.zeros((0, 3)), (0.0, 0.0, 0.0), excluded=excluded)
-    fixes = [p.exif.gps for p in kept]
-    altitudes = [f.alt for f in fixes if f.alt is not None]  # type: ignore[union-attr]
-    origin = (float(np.mean([f.lat for f in fixes])), float(np.mean([f.lon for f in fixes])),  # type: ignore[union-attr]
+    altitudes = [f.alt for _, f in kept if f.alt is not None]
+    origin = (float(np.mean([f.lat for _, f in kept])), float(np.mean([f.lon for _, f in kept])),
               float(min(altitudes)) if altitudes else 0.0)
-    lla = np.array([(f.lat, f.lon, origin[2] if f.alt is None else f.alt) for f in fixes])  # type: ignore[union-attr]
-    enu = wgs84_to_enu(lla, origin)
-    noises = [gps_noise(p.exif) for p in kept]
+    enu = wgs84_to_enu(np.array([(f.lat, f.lon, origin[2] if f.alt is None else f.alt) for _, f in kept]), origin)
+    noises = [gps_noise(p.exif) for p, _ in kept]
     sigma = np.array([(n.horizontal_m, n.horizontal_m, n.vertical_m) for n in noises])
-    for i, fix in enumerate(fixes):
-        if fix.alt is None:  # type: ignore[union-attr]
-            enu[i, 2] = np.nan
-            sigma[i, 2] = UNKNOWN_SIGMA_M
-    return GpsTargets([p.name for p in kept], enu, sigma, origin, np.array([gimbal_down(p.exif) for p in kept]),
-                      excluded, sorted({n.source for n in noises}))
+    no_alt = np.array([f.alt is None for _, f in kept])
+    enu[no_alt, 2] = np.nan
+    sigma[no_alt, 2] = UNKNOWN_SIGMA_M
+    down = np.array([gimbal_down(p.exif) for p, _ in kept])
+    return GpsTargets([p.name for p, _ in kept], enu, sigma, origin, down, excluded, sorted({n.source for n in noises}))
 
 
 def pose_priors(targets: GpsTargets, data_ids: dict[str, pycolmap.data_t], fill_up: dict[str, float] | float,
@@ -170,7 +165,8 @@ def describe_exclusions(targets: GpsTargets, limit: int = 10) -> list[str]:
                         + (f" and {more} more" if more > 0 else ""))
     no_alt = [n for n, known in zip(targets.names, targets.has_altitude, strict=True) if not known]
     if no_alt:
-        listed = ", ".join(no_alt[:limit]) + (f" and {len(no_alt) - limit} more" if len(no_alt) > limit else "")
+        more = f" and {len(no_alt) - limit} more" if len(no_alt) > limit else ""
+        listed = ", ".join(no_alt[:limit]) + more
         warnings.append(f"GPS of {len(no_alt)} photos has no altitude ({listed}): "
                         "used for their position on the ground only")
     return warnings

@@ -99,7 +99,8 @@ def bundle_adjust(model: pycolmap.Reconstruction, cfg: Config, held: set[int], r
         prior_options = pycolmap.PosePriorBundleAdjustmentOptions()
         prior_options.ceres.prior_position_loss_function_type = pycolmap.LossFunctionType.CAUCHY
         prior_options.alignment_ransac.random_seed = cfg.seed
-        adjuster = pycolmap.create_pose_prior_ceres_bundle_adjuster(options, prior_options, config, priors, adjusted)
+        adjuster = pycolmap.create_pose_prior_ceres_bundle_adjuster(options, prior_options, config, priors,
+                                                                    adjusted)
     else:
         config.fix_gauge(pycolmap.BundleAdjustmentGauge.TWO_CAMS_FROM_WORLD)
         adjuster = pycolmap.create_default_ceres_bundle_adjuster(options, config, adjusted)

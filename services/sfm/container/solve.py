@@ -64,7 +64,8 @@ class SolveReport:
 
 
 def plan_solve(photos: list[Photo], targets: GpsTargets | None, cfg: Config) -> SolvePlan:
-    gps = bool(cfg.georeference and targets is not None and int(targets.has_altitude.sum()) >= cfg.min_gps_images)
+    gps = bool(cfg.georeference and targets is not None
+               and int(targets.has_altitude.sum()) >= cfg.min_gps_images)
     mapper, reason = choose_mapper(cfg, gps)
     trusted = all(p.focal_source in focal_rules.TRUSTED_SOURCES for p in photos)
     return SolvePlan(mapper, reason, gps and mapper == "incremental", trusted)
@@ -119,8 +120,8 @@ def finish_solve(model: pycolmap.Reconstruction, database: Path, image_dir: Path
         report.attitude_error_deg, checked_photos = attitude_error_deg(model, photos)
         if report.attitude_error_deg is not None and report.attitude_error_deg > ATTITUDE_MAX_DEG:
             report.warnings.append(
-                f"solved camera orientations differ from the drone's gimbal attitude by {report.attitude_error_deg:.0f} "
-                f"deg (median over {checked_photos} photos): the solve or its geo-referencing may be wrong")
+                "solved camera orientations differ from the drone's gimbal attitude by "
+                f"{report.attitude_error_deg:.0f} deg (median over {checked_photos} photos): the solve or its geo-referencing may be wrong")
     report.warnings += focal_rules.disagreements(report.focal)
     return model, report
 
@@ -132,7 +133,8 @@ def _outlier_warnings(fitted: Georef) -> list[str]:
     return [f"GPS of {len(fitted.outliers)} photos disagrees with the solve and was not used: {listed}"]
 
 
-def _solve_priors(model: pycolmap.Reconstruction, targets: GpsTargets, fitted: Georef) -> list[pycolmap.PosePrior]:
+def _solve_priors(model: pycolmap.Reconstruction, targets: GpsTargets,
+                  fitted: Georef) -> list[pycolmap.PosePrior]:
     """Pose priors for the GPS fixes the fit kept; a fix without altitude borrows the camera's own.
 
     COLMAP's bundle adjustment counts reprojection errors in pixels as if their sigma were 1 px;
@@ -157,7 +159,7 @@ def _final_bundle_adjustment(model: pycolmap.Reconstruction, photos: list[Photo]
         if photo is not None and image.has_pose:
             focal_priors.setdefault(image.camera_id, (photo.focal_px, photo.focal_source))
     sizes = {cid: max(cam.width, cam.height) for cid, cam in model.cameras.items()}
-    precision = focal_rules.intrinsics_precision(model, cfg.num_threads, principal_point=cfg.refine_principal_point)
+    precision = focal_rules.intrinsics_precision(model, cfg.num_threads, cfg.refine_principal_point)
     refine_pp = cfg.refine_principal_point and focal_rules.principal_point_observable(precision, sizes)
     if cfg.refine_principal_point and not refine_pp:  # not observable: the focal's precision without it
         precision = focal_rules.intrinsics_precision(model, cfg.num_threads, principal_point=False)
@@ -171,12 +173,13 @@ def _final_bundle_adjustment(model: pycolmap.Reconstruction, photos: list[Photo]
     adjusted = bundle_adjust(start, cfg, held_ids, refine_pp, priors)
     report.principal_point_refined = refine_pp and principal_point_ok(start, adjusted, cfg)
     if refine_pp and not report.principal_point_refined:
-        report.warnings.append("principal point refinement rejected (drifted or raised the error): kept centred")
+        report.warnings.append(
+            "principal point refinement rejected (drifted or raised the error): kept centred")
         adjusted = bundle_adjust(start, cfg, held_ids, False, priors)
     for cid, (prior_px, source) in sorted(focal_priors.items()):
         rel = precision[cid].focal_rel if cid in precision else float("inf")
-        report.focal.append(FocalDecision(cid, source, prior_px, float(adjusted.cameras[cid].mean_focal_length()),
-                                          held[cid], rel if np.isfinite(rel) else None))
+        final = float(adjusted.cameras[cid].mean_focal_length())
+        report.focal.append(FocalDecision(cid, source, prior_px, final, held[cid], rel if np.isfinite(rel) else None))
     return adjusted
 
 
