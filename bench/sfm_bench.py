@@ -38,11 +38,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 REAL_SETS = ("caliterra", "banana", "fountain_p11")
-RUNNERS = ("ours_default", "ours", "ours_global", "ours_no_gps_ba", "pycolmap", "cli")
+RUNNERS = ("ours_default", "ours_preview", "ours", "ours_global", "ours_no_gps_ba", "pycolmap", "cli")
 RUNNER_CONFIG = {  # stage config per runner (ours_default: the code's own defaults)
     "ours": {"mapper": "incremental"},
     "ours_global": {"mapper": "global"},
     "ours_no_gps_ba": {"gps_bundle_adjustment": False},
+    "ours_preview": {"max_num_features": 2048},  # the preview preset's SIFT budget (local runs without a GPU)
 }
 CALITERRA_FOCAL_PX = 4.5 / 6.17 * 1600  # EXIF physical focal (Canon SX260 HS: 6.17 mm sensor) at 1600 px
 # Synthetic drone scenes: (flight, GPS noise written to EXIF). Sigma 2 m horizontal, 4 m vertical.
