@@ -12,7 +12,8 @@ Metric figures (services/sfm/container/solve.py puts GPS and the EXIF focal insi
 - focal error: final focal vs the truth (synthetic truth.json; fountain_p11's gt K; caliterra's
   EXIF physical focal, 4.5 mm on a 6.17 mm wide sensor);
 - GPS residual: RMS distance of the delivered camera centres from their GPS (no re-fit);
-- scale vs GPS: similarity scale from the delivered centres onto GPS (1 when the model is in metres);
+- scale vs GPS: similarity scale from the delivered centres onto GPS, on the ground plane (east,
+  north; 1 when the model is in metres);
 - scale vs truth (synthetic): the same onto the true centres; height error (flat synthetic
   scenes): flying height above the reconstructed ground vs the truth (the depth stretch a wrong
   focal causes).
@@ -181,7 +182,8 @@ def metric_figures(name: str, rec, images: Path, out: Path, work: Path, width: i
                            (origin["lat"], origin["lon"], origin["alt"]))
         est = np.array([registered[n] for n in names])
         result["gps_residual_m"] = round(float(np.sqrt(((est - gps) ** 2).sum(axis=1).mean())), 3)
-        result["scale_vs_gps"] = round(umeyama(est, gps).scale, 4)
+        flat = np.array([1.0, 1.0, 0.0])  # on the ground plane: GPS heights are ~2x worse and tilt the fit
+        result["scale_vs_gps"] = round(umeyama(est * flat, gps * flat).scale, 4)
     truth = ground_truth(name, work) if name.startswith("synthetic") else None
     if truth is not None and georef.exists():
         names = sorted(set(truth) & set(registered))
