@@ -139,13 +139,17 @@ def _solve_priors(model: pycolmap.Reconstruction, targets: GpsTargets,
 
     COLMAP's bundle adjustment counts reprojection errors in pixels as if their sigma were 1 px;
     the GPS covariances are scaled by 1 / sigma_px^2 (sigma_px from the model's mean reprojection
-    error, a Rayleigh mean: sigma * sqrt(pi / 2)) so both terms weigh as their noise says.
+    error, a Rayleigh mean: sigma * sqrt(pi / 2)) so both terms weigh as their noise says. GPS
+    worse than its noise model (the fit's normalized residual above 1) has its sigmas scaled by
+    that residual (a variance-component estimate), so that it cannot bend the photos' geometry.
     """
     images = {im.name: im for im in model.images.values() if im.has_pose}
     kept = [n for n in targets.names if n in images and n not in fitted.outliers]
     heights = {n: float(images[n].projection_center()[2]) for n in kept}
     sigma_px = max(float(model.compute_mean_reprojection_error()) / np.sqrt(np.pi / 2), MIN_PIXEL_SIGMA)
-    return pose_priors(targets, {n: images[n].data_id for n in kept}, heights, covariance_scale=sigma_px**-2)
+    gps_scale = max(1.0, fitted.normalized_residual)
+    return pose_priors(targets, {n: images[n].data_id for n in kept}, heights,
+                       covariance_scale=(gps_scale / sigma_px) ** 2)
 
 
 def _final_bundle_adjustment(model: pycolmap.Reconstruction, photos: list[Photo],
