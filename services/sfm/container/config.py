@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.options import JobOptions, Preset
+from shared.options import JobOptions, Preset, resolve
+from shared.photo_formats import MIN_PHOTO_SIDE, MIN_PHOTOS
 
 SfmMatcher = Literal["auto", "exhaustive", "sequential", "spatial"]
 Mapper = Literal["auto", "incremental", "global"]
@@ -39,8 +40,11 @@ class Config(BaseModel):
     fallback_registration_ratio: float = Field(default=0.95, ge=0.0, le=1.0)
     # Below this registered fraction the stage fails with LOW_REGISTRATION.
     min_registration_ratio: float = Field(default=0.5, ge=0.0, le=1.0)
-    # Fewer readable photos than this fails with TOO_FEW_IMAGES.
-    min_images: int = Field(default=8, ge=2)
+    # Fewer usable photos than this fails (TOO_FEW_IMAGES, or the cause of the photos left out).
+    min_images: int = Field(default=MIN_PHOTOS, ge=2)
+    # Photos shorter than this on their short side are skipped as too small (measured minimum:
+    # bench/sfm_min_size.py; 0 switches the check off).
+    min_image_side: int = Field(default=MIN_PHOTO_SIDE, ge=0)
     # A model with fewer 3D points than this fails with DEGENERATE_MODEL.
     min_points3d: int = Field(default=100, ge=0)
     # Camera solver: "auto" = incremental (COLMAP) with GPS position priors when photos have GPS
@@ -66,11 +70,17 @@ class Config(BaseModel):
     num_threads: int = -1
     # Seed for RANSAC and the mappers (deterministic runs).
     seed: int = 0
+    # "solve" the cameras; "import" the COLMAP model in the input (importer.py); "auto": import
+    # when the input holds one.
+    mode: Literal["auto", "solve", "import"] = "auto"
 
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
+        """The preset's config at the job's image size when one is given; otherwise the preset's SfM
+        size, raised to the training size (the undistorted images are what training reads)."""
         base = PRESETS[options.preset]
-        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": options.matcher})
+        size = options.max_image_size or max(base.max_image_size, resolve(options).max_image_size)
+        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher, "mode": options.sfm_mode})
 
 
 PRESETS: dict[Preset, Config] = {

@@ -30,6 +30,8 @@ class TrainMetrics(BaseModel):
     lpips: float | None
     n_test_views: int
     n_train_views: int
+    # Views with a mask (pixels to ignore): the loss, PSNR, SSIM and previews skip their masked pixels.
+    masked_views: int = 0
     n_gaussians: int
     steps: int
     # Step the run resumed from (None: started fresh).
@@ -42,6 +44,11 @@ class TrainMetrics(BaseModel):
     # "gsplat-cuda", "cpu-kernel" (compiled tile kernel) or "cpu-torch" (fallback).
     rasterizer: str
     strategy: str
+    # The settings trained with (the preset's, or the job's own): SH degree and Gaussian cap.
+    sh_degree: int
+    max_gaussians: int
+    # Longest image side asked for; image_width/height are what the photos gave at most that.
+    max_image_size: int
     image_width: int
     image_height: int
     final_loss: float
@@ -88,6 +95,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
         lpips=scores.lpips,
         n_test_views=scores.n_views,
         n_train_views=len(scene.train),
+        masked_views=sum(1 for v in scene.train + scene.test if v.mask is not None),
         n_gaussians=n_written,
         steps=result.steps,
         resumed_from_step=result.resumed_from,
@@ -97,6 +105,9 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
         device=str(device),
         rasterizer="gsplat-cuda" if device.type == "cuda" else ("cpu-kernel" if kernel.load() else "cpu-torch"),
         strategy=trainer.kind,
+        sh_degree=cfg.sh_degree,
+        max_gaussians=cfg.max_gaussians,
+        max_image_size=cfg.max_image_size,
         image_width=first.width,
         image_height=first.height,
         final_loss=result.last_loss,

@@ -22,6 +22,7 @@ from services.train.container.raster import rasterize
 from services.train.container.strategy import build_strategy, initial_state, resolve_strategy
 from shared.causes import CauseCode
 from shared.stage import StageFailure
+from shared.termination import StageTerminated, stop_requested
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +134,18 @@ class Trainer:
         while self.step < cfg.steps:
             if stop_after is not None and run >= stop_after:
                 break
+            if stop_requested():  # SIGTERM (SageMaker stopping the job): save progress, then end
+                if ckpt_dir is not None:
+                    checkpoint.save(ckpt_dir, self.step, self.state_dict())
+                saved = "; checkpoint saved" if ckpt_dir is not None else ""
+                raise StageTerminated(f"at step {self.step} of {cfg.steps}{saved}")
             step = self.step
             view = self.view_for_step(step)
             target = view.image.to(self.device)[None]  # [1, H, W, 3]
+            mask = None if view.mask is None else view.mask.to(self.device)[None]  # [1, H, W]
             sh_degree = min(step // cfg.sh_degree_interval, cfg.sh_degree)
             try:
-                loss_value = self._one_step(step, view, target, sh_degree)
+                loss_value = self._one_step(step, view, target, sh_degree, mask)
             except torch.cuda.OutOfMemoryError as exc:
                 raise _oom_failure(step, len(self.params["means"]), view, self.device) from exc
             self.step = step + 1
@@ -154,13 +161,18 @@ class Trainer:
             steps_run=run, last_loss=loss_value,
         )
 
-    def _one_step(self, step: int, view: View, target: Tensor, sh_degree: int) -> float:
-        """One optimisation step; returns the loss (read back only every 20 steps: a GPU sync)."""
+    def _one_step(
+        self, step: int, view: View, target: Tensor, sh_degree: int, mask: Tensor | None = None
+    ) -> float:
+        """One optimisation step; returns the loss (read back only every 20 steps: a GPU sync).
+
+        mask: [1, H, W] bool, True where the pixel counts (None: every pixel).
+        """
         cfg = self.cfg
         renders, _, info = self.render(view, sh_degree)
         if self.kind != "mcmc":
             self.strategy.step_pre_backward(self.params, self.optimizers, self.strategy_state, step, info)
-        loss = photometric(renders, target, cfg.ssim_lambda)
+        loss = photometric(renders, target, cfg.ssim_lambda, mask)
         if self.kind == "mcmc":
             loss = loss + cfg.opacity_reg * torch.sigmoid(self.params["opacities"]).mean()
             loss = loss + cfg.scale_reg * torch.exp(self.params["scales"]).mean()
@@ -178,7 +190,8 @@ class Trainer:
             self.strategy.step_post_backward(self.params, self.optimizers, self.strategy_state, step, info, packed=False)
         if step % 20 == 0 or step + 1 == cfg.steps or self.device.type != "cuda":
             self._last_loss = float(loss.detach())
-            mse = float(((renders.detach() - target) ** 2).mean())
+            squared = (renders.detach() - target) ** 2
+            mse = float(squared.mean() if mask is None else squared[mask].mean())
             self._last_psnr = -10.0 * math.log10(max(mse, 1e-10))  # on this training view
         return self._last_loss
 
