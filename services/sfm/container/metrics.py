@@ -32,6 +32,9 @@ class Metrics(BaseModel):
     attitude_error_deg: float | None = None  # median solved vs DJI gimbal orientation difference
     model_source: str = "solved"  # "solved" here, or "imported" from the user's COLMAP model
     unplaced_photos: list[str] = Field(default_factory=list)  # photos not in the model (original names)
+    # Photos the mapper placed where the 3D points do not hold them: original name -> why, and
+    # which were registered again or left out (services/sfm/container/pose_support.py).
+    poses_rechecked: dict = Field(default_factory=dict)
     photo_groups: list[int] = Field(default_factory=list)  # sizes of separate groups of linked photos (2+)
     photos_with_masks: int = 0  # photos with pixels to ignore (alpha or a masks/ file)
     masks_exported: int = 0  # undistorted masks written to masks/<image name>.png

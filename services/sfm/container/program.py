@@ -153,7 +153,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             run_matcher(plan.first, database, cfg,
                         unlocated=[p.name for p in photos if targets is None or p.name not in targets.index()])
         with timer.step("map"):
-            model, mapper = map_photos(database, work_images, scratch / "mapped", cfg, solve_plan)
+            model, mapper, rechecked = map_photos(database, work_images, scratch / "mapped", cfg, solve_plan)
         fallback_used = None
         if plan.fallback and _registered(model) < cfg.fallback_registration_ratio * n:
             logger.info("matcher fallback", extra={"registered": _registered(model), "fallback": plan.fallback})
@@ -161,9 +161,10 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             with timer.step("match_fallback"):
                 run_matcher(plan.fallback, database, cfg)
             with timer.step("map_fallback"):
-                retry, retry_mapper = map_photos(database, work_images, scratch / "mapped_fallback", cfg, solve_plan)
+                retry, retry_mapper, retry_rechecked = map_photos(database, work_images, scratch / "mapped_fallback",
+                                                                  cfg, solve_plan)
             if _registered(retry) >= _registered(model):
-                model, mapper = retry, retry_mapper
+                model, mapper, rechecked = retry, retry_mapper, retry_rechecked
         groups = match_groups(database, cfg.min_pair_inliers)
         _check_model(model, n, database, plan, fallback_used, cfg, groups, photos)
         assert model is not None
@@ -202,6 +203,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             georeferenced=solved.georef is not None,
             **solve_metrics(solved, targets, solve_plan),
             unplaced_photos=placed.unplaced,
+            poses_rechecked=rechecked.to_json(photos),
             photo_groups=placed.groups,
             photos_with_masks=sum(1 for p in photos if p.masked),
             masks_exported=masked,

@@ -32,6 +32,7 @@ from services.sfm.container.mapping import (
     triangulate_more,
 )
 from services.sfm.container.photos import Photo
+from services.sfm.container.pose_support import SupportCheck, recheck_poses
 
 if TYPE_CHECKING:
     import pycolmap
@@ -72,16 +73,25 @@ def plan_solve(photos: list[Photo], targets: GpsTargets | None, cfg: Config) -> 
 
 
 def map_photos(database: Path, image_dir: Path, work_dir: Path, cfg: Config,
-               plan: SolvePlan) -> tuple[pycolmap.Reconstruction | None, str]:
-    """Run the planned mapper; a global solve that places fewer than 3 photos is retried incremental."""
-    model = reconstruct(database, image_dir, work_dir / plan.mapper, cfg, plan.mapper,
-                        use_priors=plan.gps_in_solve, hold_focal=plan.hold_focal_while_mapping)
+               plan: SolvePlan) -> tuple[pycolmap.Reconstruction | None, str, SupportCheck]:
+    """Run the planned mapper and re-check the poses the points do not support (pose_support.py);
+    a global solve that then places fewer than 3 photos is retried incremental."""
+    model, check = _mapped(database, image_dir, work_dir, cfg, plan.mapper, plan)
     if plan.mapper == "global" and (model is None or model.num_reg_images() < 3):
-        retry = reconstruct(database, image_dir, work_dir / "incremental", cfg, "incremental",
-                            use_priors=False, hold_focal=plan.hold_focal_while_mapping)
+        retry, retry_check = _mapped(database, image_dir, work_dir, cfg, "incremental", plan)
         if retry is not None:
-            return retry, "incremental"
-    return model, plan.mapper
+            return retry, "incremental", retry_check
+    return model, plan.mapper, check
+
+
+def _mapped(database: Path, image_dir: Path, work_dir: Path, cfg: Config, mapper: MapperKind,
+            plan: SolvePlan) -> tuple[pycolmap.Reconstruction | None, SupportCheck]:
+    model = reconstruct(database, image_dir, work_dir / mapper, cfg, mapper,
+                        use_priors=plan.gps_in_solve and mapper == "incremental",
+                        hold_focal=plan.hold_focal_while_mapping)
+    if model is None:
+        return None, SupportCheck()
+    return recheck_poses(model, database, cfg)
 
 
 def finish_solve(model: pycolmap.Reconstruction, database: Path, image_dir: Path, work_dir: Path,
