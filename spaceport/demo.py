@@ -15,9 +15,10 @@ def pose_errors(
     """Registered count plus `services.sfm.container.evaluation.pose_errors` as a flat dict.
 
     Poses are world-to-camera (R [3, 3], t [3]). Position errors are relative to the scene radius
-    (RMS spread of the true camera centres); rotation errors in degrees.
+    (RMS spread of the true camera centres); rotation errors in degrees; gross outliers: cameras
+    off by more than 5 deg or 10 % of the radius (evaluation.is_gross).
     """
-    from services.sfm.container.evaluation import per_image_errors
+    from services.sfm.container.evaluation import is_gross, per_image_errors
 
     names = sorted(set(estimated) & set(truth))
     if len(names) < 3:
@@ -30,6 +31,7 @@ def pose_errors(
         "position_error_max": float(np.max(centre_rel)),
         "rotation_error_median_deg": float(np.median(rotation_deg)),
         "rotation_error_max_deg": float(np.max(rotation_deg)),
+        "gross_outliers": int(is_gross(rotation_deg, centre_rel).sum()),
     }
 
 
@@ -66,6 +68,7 @@ def score_demo(render_dir: Path, job_dir: Path, job: Any) -> list[str]:
                     errors["rotation_error_median_deg"], errors["rotation_error_max_deg"]
                 )
             )
+            lines.append(f"  badly placed cameras    {errors['gross_outliers']} (over 5 deg or 10 % of the radius off)")
     else:
         lines.append("  no SfM model to score")
     train = job.stages.get("train")

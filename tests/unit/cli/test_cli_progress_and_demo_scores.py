@@ -75,3 +75,7 @@ def test_pose_errors_are_zero_for_a_scaled_rotated_copy_and_grow_with_noise():
     assert exact["position_error_median"] < 1e-9
     assert exact["rotation_error_median_deg"] < 1e-6
     assert pose_errors(noisy, truth)["position_error_median"] > 0.01
+    assert exact["gross_outliers"] == 0
+    far = dict(estimated, **{"0": world_to_camera(truth["0"][0] @ frame.T, np.array([900.0, 0.0, 0.0]))})
+    one_bad = pose_errors(far, truth)
+    assert one_bad["gross_outliers"] == 1 and one_bad["rotation_error_median_deg"] < 1e-6

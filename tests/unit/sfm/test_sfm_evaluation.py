@@ -1,9 +1,10 @@
-"""Pose evaluation: similarity alignment, rotation and camera-centre errors, Strecha files."""
+"""Pose evaluation: robust similarity alignment, rotation and camera-centre errors, Strecha files."""
 
 import numpy as np
 import pytest
 
-from services.sfm.container.evaluation import load_strecha_cameras, pose_errors, rotation_angle_deg
+from services.sfm.container.evaluation import load_strecha_cameras, pose_errors, robust_alignment, rotation_angle_deg
+from services.sfm.container.geo import umeyama
 
 
 def rot_z(deg):
@@ -32,6 +33,79 @@ def test_a_similar_copy_of_the_truth_has_no_error():
     assert errors.rotation_median_deg == pytest.approx(0, abs=1e-6)
     assert errors.centre_median_rel == pytest.approx(0, abs=1e-9)
     assert errors.scale == pytest.approx(1 / s)
+
+
+def similar_copy(truth, s=0.3, a=None, b=np.array([1.0, 2.0, 3.0])):
+    """The truth seen in an SfM frame where x_est = s A x_gt + b."""
+    a = rot_z(40) if a is None else a
+    out = {}
+    for name, (rotation, translation) in truth.items():
+        r_est = rotation @ a.T
+        out[name] = (r_est, -r_est @ (s * a @ (-rotation.T @ translation) + b))
+    return out
+
+
+def moved(pose, centre_shift, turn):
+    """The same camera turned by `turn` and its centre moved by centre_shift (estimated frame)."""
+    rotation, translation = pose
+    r = turn @ rotation
+    return r, -r @ (-rotation.T @ translation + centre_shift)
+
+
+def test_one_far_camera_is_one_gross_outlier_not_a_global_error():
+    """The orbit bug: one camera 1,900 units out, rotated 50 deg; the 15 others exact. A plain
+    Umeyama fit of all centres made that a 64 deg median rotation error."""
+    truth = ring_truth(16)
+    estimated = similar_copy(truth)
+    estimated["0.jpg"] = moved(estimated["0.jpg"], np.array([-143.0, -53.0, -1913.0]), rot_z(50))
+    names = sorted(truth)
+    est_c = np.array([-estimated[n][0].T @ estimated[n][1] for n in names])
+    gt_c = np.array([-truth[n][0].T @ truth[n][1] for n in names])
+    plain = umeyama(est_c, gt_c)
+    assert np.median(np.linalg.norm(plain.apply(est_c) - gt_c, axis=1)) > 1.0  # what the old metric saw
+    errors = pose_errors(estimated, truth)
+    assert errors.rotation_median_deg == pytest.approx(0, abs=1e-6)
+    assert errors.centre_median_rel == pytest.approx(0, abs=1e-9)
+    assert errors.rotation_max_deg > 40
+    assert errors.aligned == 15 and errors.outliers == ("0.jpg",) and errors.gross_outliers == 1
+
+
+def test_a_group_of_wrongly_turned_cameras_is_counted_camera_by_camera():
+    """Four cameras of 16 turned by 90 deg about the object (a symmetric scene's wrong solve)."""
+    truth = ring_truth(16)
+    estimated = similar_copy(truth, s=1.0, a=np.eye(3), b=np.zeros(3))
+    wrong = ["1.jpg", "10.jpg", "11.jpg", "12.jpg"]
+    for name in wrong:
+        rotation, translation = estimated[name]
+        c = -rotation.T @ translation
+        estimated[name] = moved(estimated[name], rot_z(90) @ c - c, rot_z(-90).T)
+    errors = pose_errors(estimated, truth)
+    assert errors.rotation_median_deg == pytest.approx(0, abs=1e-6)
+    assert sorted(errors.outliers) == sorted(wrong) and errors.aligned == 12
+
+
+def test_a_camera_off_by_a_few_degrees_in_place_is_a_gross_outlier():
+    truth = ring_truth(16)
+    estimated = similar_copy(truth)
+    estimated["3.jpg"] = moved(estimated["3.jpg"], np.zeros(3), rot_z(6.0))
+    errors = pose_errors(estimated, truth)
+    assert errors.outliers == ("3.jpg",) and errors.aligned == 16  # its centre still agrees
+    assert errors.rotation_max_deg == pytest.approx(6.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("n", [12, 40])  # all triplets; sampled triplets (C(40, 3) > 500)
+def test_robust_alignment_recovers_the_similarity_with_a_third_of_the_points_wrong(n):
+    rng = np.random.default_rng(5)
+    dst = rng.normal(size=(n, 3)) * 4
+    a = rot_z(-25) @ np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0.0]])
+    src = 2.5 * dst @ a.T + np.array([0.5, -1.0, 7.0])  # dst = (A^T (src - b)) / 2.5
+    bad = rng.choice(n, n // 3, replace=False)
+    src[bad] += rng.normal(size=(len(bad), 3)) * 20 + 10
+    sim, inliers = robust_alignment(src, dst, threshold=0.1)
+    good = np.setdiff1d(np.arange(n), bad)
+    np.testing.assert_allclose(sim.apply(src[good]), dst[good], atol=1e-9)
+    assert sim.scale == pytest.approx(1 / 2.5)
+    assert set(np.flatnonzero(~inliers)) == set(bad)
 
 
 def test_rotation_error_is_measured_in_degrees():
