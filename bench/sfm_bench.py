@@ -7,7 +7,8 @@
 
 Per set and runner: wall time, registered images, mean reprojection error and, where ground truth
 exists (fountain_p11's gt/, the synthetic scene's truth.json), the median rotation error and the
-median camera-centre error after a similarity alignment (relative to the scene radius).
+median camera-centre error after a robust similarity alignment (relative to the scene radius), and
+the cameras off by more than 5 deg or 10 % of the radius (gross outliers, evaluation.py).
 Metric figures (services/sfm/container/solve.py puts GPS and the EXIF focal inside the solve):
 - focal error: final focal vs the truth (synthetic truth.json; fountain_p11's gt K; caliterra's
   EXIF physical focal, 4.5 mm on a 6.17 mm wide sensor);
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +51,9 @@ RUNNER_CONFIG = {  # stage config per runner (ours_default: the code's own defau
 CALITERRA_FOCAL_PX = 4.5 / 6.17 * 1600  # EXIF physical focal (Canon SX260 HS: 6.17 mm sensor) at 1600 px
 # Synthetic drone scenes: (flight, GPS noise written to EXIF). Sigma 2 m horizontal, 4 m vertical.
 SYNTHETIC = ("synthetic", "synthetic_flat", "synthetic_2alt", "synthetic_relief")
+# Object orbits where the global mapper misplaced photos (pose_support.py): 16 photos, 480 x 360,
+# (render, seed); the masked one is the cut-out set of tests/stage/sfm/test_sfm_stage_photos.py.
+ORBITS = {"synthetic_orbit": ("orbit", 3), "synthetic_masked_orbit": ("masked", 1)}
 CPU_LOCK = Path("/tmp/spaceport-cpu.lock")  # shared with other heavy jobs on this machine
 
 
@@ -65,6 +70,14 @@ def ensure_synthetic(name: str, work: Path, n: int, width: int, height: int) -> 
     from spaceport.synthetic import TRUTH_FILE, render_scene
     from spaceport.synthetic.render import DroneFlight
 
+    if name in ORBITS:
+        from spaceport.synthetic.masks import render_masked_orbit
+
+        folder, (kind, seed) = image_dir(name, work), ORBITS[name]
+        if not (folder / TRUTH_FILE).exists():
+            render = render_masked_orbit if kind == "masked" else partial(render_scene, "orbit")
+            render(folder, n_images=16, width=480, height=360, seed=seed)
+        return folder
     noisy = {"gps_sigma_m": (2.0, 4.0)}
     flights = {
         "synthetic": DroneFlight(),  # GPS exact (mm), relief, 12 deg tilt: the original set
@@ -238,14 +251,15 @@ def measure(name: str, runner: str, work: Path, code: Path, label: str, wall: fl
         width = metrics["image_size"][0]
         result |= {"matcher": metrics["matcher"], "matcher_fallback": metrics["matcher_fallback"],
                    "mapper": metrics["mapper"], "steps": metrics["seconds"], "georeferenced": metrics["georeferenced"],
-                   "focal": metrics.get("focal"), "warnings": metrics["warnings"]}
+                   "focal": metrics.get("focal"), "warnings": metrics["warnings"],
+                   "poses_rechecked": metrics.get("poses_rechecked")}
         # the undistorted model has the same poses; errors are in pixels of the working copies
     result |= metric_figures(name, rec, images, out, work, width)
     truth = ground_truth(name, work)
     if truth is not None:
         errors = pose_errors(poses_from_model(mdir), truth)
         result |= {"rot_median_deg": round(errors.rotation_median_deg, 4),
-                   "centre_median_rel": round(errors.centre_median_rel, 5)}
+                   "centre_median_rel": round(errors.centre_median_rel, 5), "gross_outliers": list(errors.outliers)}
     return result
 
 
@@ -255,9 +269,9 @@ def _pct(value) -> str:
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| set | run | wall s | registered | points | reproj px | rot median deg | centre err / radius "
+        "| set | run | wall s | registered | points | reproj px | rot median deg | centre err / radius | gross outliers "
         "| focal err | GPS residual m | scale vs GPS | scale vs truth | height err | mapper, matcher |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         matcher = r.get("matcher", "exhaustive") + (f" + {r['matcher_fallback']}" if r.get("matcher_fallback") else "")
@@ -266,7 +280,8 @@ def table(results: list[dict]) -> str:
         lines.append(
             f"| {r['set']} | {r.get('label', 'after')} {r['runner']} | {r['wall_s']:.0f} | "
             f"{r.get('registered', 0)}/{r['images']} | {r.get('points3d', '–')} | {r.get('reproj_px', '–')} | "
-            f"{r.get('rot_median_deg', '–')} | {r.get('centre_median_rel', '–')} | {_pct(r.get('focal_err'))} | "
+            f"{r.get('rot_median_deg', '–')} | {r.get('centre_median_rel', '–')} | {len(r.get('gross_outliers', '')) if 'gross_outliers' in r else '–'} | "
+            f"{_pct(r.get('focal_err'))} | "
             f"{r.get('gps_residual_m', '–')} | {_pct(None if scale_gps is None else scale_gps - 1)} | "
             f"{_pct(None if scale_truth is None else scale_truth - 1)} | {_pct(r.get('height_err'))} | "
             f"{r.get('mapper', 'incremental')}, {matcher} |"
@@ -279,7 +294,7 @@ def main() -> int:
         run_pycolmap_defaults(Path(sys.argv[2]), Path(sys.argv[3]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=[*REAL_SETS, *SYNTHETIC])
+    parser.add_argument("--sets", nargs="+", default=[*REAL_SETS, *SYNTHETIC, *ORBITS])
     parser.add_argument("--runners", nargs="+", default=["ours_default", "pycolmap"], choices=RUNNERS)
     parser.add_argument("--cli-sets", nargs="*", default=["fountain_p11"], help="sets the slow COLMAP CLI runs on")
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "sfm")

@@ -13,8 +13,13 @@ median distance). Each one is taken out of the model and registered again the wa
 incremental mapper registers a new photo: an absolute pose from its 2D-3D correspondences with
 the other photos' points (RANSAC, then refinement), accepted with at least that many inliers
 and inlier ratio, after which its observations are triangulated. A photo that still fails is
-left out and reported unplaced. Re-registration, not removal, is the default because it keeps
-the photo: on the orbit above it gives that photo a 0.07 deg rotation error (docs/benchmarks.md).
+left out and reported unplaced, unless its mapped pose holds MIN_KEPT_POINTS points and its centre
+is no outlier. Re-registration, not removal, is the default because it keeps the photo: on the
+orbit above it gives that photo a 0.07 deg rotation error (docs/benchmarks.md).
+
+The model is then checked against the strongest verified pairs: a pair with many matches whose
+photos share almost no 3D points is contradicted by the poses (wrong pairs swayed the rotation
+averaging); solve.map_photos then also maps incrementally.
 """
 
 from __future__ import annotations
@@ -36,6 +41,14 @@ if TYPE_CHECKING:
 # straight walk puts its farthest photo about 2 median distances out, a two-altitude drone
 # flight about 3; a photo placed in a degenerate spot sits hundreds out.
 CENTRE_OUTLIER_FACTOR = 10.0
+# A verified pair whose photos share fewer 3D points than this fraction of its inlier matches is
+# contradicted by the model (measured: >= 0.22 on every strong pair of correct solves).
+MIN_SHARED_FRACTION = 0.1
+# A photo that cannot be registered again keeps its mapped pose when that observes at least this
+# many 3D points and its centre is no outlier (measured: wrong poses held 0-6 points, a right one
+# on a 320 x 240 masked orbit 11, that absolute pose could not confirm with 15 inliers).
+MIN_KEPT_POINTS = 8
+STRONG_PAIR_FACTOR = 4  # a strong pair has this many times Config.min_pair_inliers verified matches
 
 
 @dataclass
@@ -43,51 +56,122 @@ class SupportCheck:
     unsupported: dict[str, str] = field(default_factory=dict)  # image name -> why it was checked
     reregistered: list[str] = field(default_factory=list)  # placed again from 2D-3D correspondences
     left_out: list[str] = field(default_factory=list)  # could not be placed again: not in the model
+    kept: list[str] = field(default_factory=list)  # could not be placed again, kept as mapped (MIN_KEPT_POINTS)
+    contradicted: list[tuple[str, str, int, int]] = field(default_factory=list)  # see contradicted_pairs
+    retried: str = ""  # why the other mapper ran, and which model was kept
+
+    def warnings(self) -> list[str]:
+        """What the user is told: strong pairs the kept model still contradicts (photos left out
+        are named with the other unplaced photos)."""
+        if not self.contradicted:
+            return []
+        listed = ", ".join(f"{a} + {b}" for a, b, _, _ in self.contradicted[:5])
+        return [f"{len(self.contradicted)} strongly matching photo pairs disagree with the solved camera positions "
+                f"({listed}): part of the model may be misplaced (repeated or symmetric structure?)"]
 
     def to_json(self, photos: list[Photo]) -> dict:
-        """The metrics record, with the photos' original names; empty when every pose was supported."""
-        if not self.unsupported:
+        """The metrics record, with the photos' original names; empty when nothing was found."""
+        if not (self.unsupported or self.contradicted or self.retried):
             return {}
         original = {p.name: p.original or p.name for p in photos}
         return {
             "unsupported": {original.get(n, n): why for n, why in self.unsupported.items()},
             "reregistered": [original.get(n, n) for n in self.reregistered],
             "left_out": [original.get(n, n) for n in self.left_out],
+            "kept_as_mapped": [original.get(n, n) for n in self.kept],
+            "contradicted_pairs": [[original.get(a, a), original.get(b, b), inliers, shared]
+                                   for a, b, inliers, shared in self.contradicted],
+            "retried": self.retried,
         }
 
 
+@dataclass(frozen=True)
+class Suspect:
+    points: int  # 3D points the image observes
+    far: float | None  # centre distance from the median centre, in median distances, when an outlier
+
+    def why(self) -> str:
+        return f"{self.points} 3D points" + (f", centre {self.far:.0f} median distances out" if self.far else "")
+
+
 def unsupported_images(model: pycolmap.Reconstruction, min_points: int,
-                       outlier_factor: float = CENTRE_OUTLIER_FACTOR) -> dict[int, str]:
-    """Registered images whose pose the 3D points do not hold: image id -> why (see module doc)."""
+                       outlier_factor: float = CENTRE_OUTLIER_FACTOR) -> dict[int, Suspect]:
+    """Registered images whose pose the 3D points do not hold (see the module doc), by image id."""
     ids = sorted(model.reg_image_ids())
-    found: dict[int, str] = {}
-    for image_id in ids:
-        observed = model.images[image_id].num_points3D
-        if observed < min_points:
-            found[image_id] = f"{observed} 3D points"
+    far = dict.fromkeys(ids)
     if len(ids) >= 4:
         centres = np.array([model.images[i].projection_center() for i in ids])  # [N, 3]
         distance = np.linalg.norm(centres - np.median(centres, axis=0), axis=1)  # [N]
         spread = float(np.median(distance))
         for image_id, d in zip(ids, distance, strict=True):
-            if spread > 0 and d > outlier_factor * spread and image_id not in found:
-                found[image_id] = f"centre {d / spread:.0f} median distances out"
-    return found
+            if spread > 0 and d > outlier_factor * spread:
+                far[image_id] = float(d / spread)
+    points = {i: model.images[i].num_points3D for i in ids}
+    return {i: Suspect(points[i], far[i]) for i in ids if points[i] < min_points or far[i] is not None}
 
 
-def recheck_poses(model: pycolmap.Reconstruction, database: Path, cfg: Config) -> tuple[pycolmap.Reconstruction, SupportCheck]:
-    """A copy of `model` in which every unsupported image is registered again or left out.
+def contradicted_pairs(model: pycolmap.Reconstruction, database: Path, min_inliers: int,
+                       min_shared: float = MIN_SHARED_FRACTION) -> list[tuple[str, str, int, int]]:
+    """Strong verified pairs the model contradicts: (name, name, inliers, shared 3D points).
 
-    Other images keep their poses, every camera its intrinsics (the final bundle adjustment
-    refines them). Returns the model unchanged when all poses are supported.
+    A pair with at least `min_inliers` geometrically verified matches whose two registered photos
+    share fewer than `min_shared` of that many 3D points: their poses disagree with their matches.
     """
     import pycolmap
 
+    db = pycolmap.Database.open(database)
+    try:
+        names = {image.image_id: image.name for image in db.read_all_images()}
+        pair_ids, counts = db.read_two_view_geometry_num_inliers()
+    finally:
+        db.close()
+    registered = {model.images[i].name: i for i in model.reg_image_ids()}
+    strong: dict[tuple[int, int], int] = {}
+    for pair_id, count in zip(pair_ids, counts, strict=True):
+        first, second = (names.get(i) for i in pycolmap.pair_id_to_image_pair(int(pair_id)))
+        if count >= min_inliers and first in registered and second in registered:
+            strong[tuple(sorted((registered[first], registered[second])))] = int(count)
+    shared = dict.fromkeys(strong, 0)
+    for point in model.points3D.values():
+        seen = sorted({element.image_id for element in point.track.elements})
+        for k, first in enumerate(seen):
+            for second in seen[k + 1:]:
+                if (first, second) in shared:
+                    shared[(first, second)] += 1
+    return [(model.images[a].name, model.images[b].name, count, shared[(a, b)])
+            for (a, b), count in sorted(strong.items(), key=lambda item: -item[1])
+            if shared[(a, b)] < min_shared * count]
+
+
+def recheck_poses(model: pycolmap.Reconstruction, database: Path, cfg: Config) -> tuple[pycolmap.Reconstruction, SupportCheck]:
+    """A copy of `model` in which every unsupported image is registered again or left out, and
+    the strong pairs the result contradicts (pairs of STRONG_PAIR_FACTOR * cfg.min_pair_inliers).
+
+    Other images keep their poses, every camera its intrinsics (the final bundle adjustment
+    refines them). Returns the model itself when all poses are supported.
+    """
     check = SupportCheck()
     suspects = unsupported_images(model, cfg.abs_pose_min_inliers)
-    if not suspects:
-        return model, check
-    check.unsupported = {model.images[i].name: why for i, why in sorted(suspects.items())}
+    if suspects:
+        check.unsupported = {model.images[i].name: s.why() for i, s in sorted(suspects.items())}
+        trial = SupportCheck()
+        checked = _register_again(model, database, cfg, sorted(suspects), trial)
+        failed = {i for i in suspects if model.images[i].name in trial.left_out}
+        keep = {i for i in failed if suspects[i].points >= MIN_KEPT_POINTS and suspects[i].far is None}
+        if keep:  # again from the mapped model, these photos keeping their mapped poses
+            checked = _register_again(model, database, cfg, sorted(set(suspects) - keep), check)
+            check.kept = sorted(model.images[i].name for i in keep)
+        else:
+            check.reregistered, check.left_out = trial.reregistered, trial.left_out
+        model = checked
+    check.contradicted = contradicted_pairs(model, database, STRONG_PAIR_FACTOR * cfg.min_pair_inliers)
+    return model, check
+
+
+def _register_again(model: pycolmap.Reconstruction, database: Path, cfg: Config, image_ids: list[int],
+                    check: SupportCheck) -> pycolmap.Reconstruction:
+    import pycolmap
+
     checked = pycolmap.Reconstruction(model)
     db = pycolmap.Database.open(database)
     try:
@@ -98,7 +182,7 @@ def recheck_poses(model: pycolmap.Reconstruction, database: Path, cfg: Config) -
         db.close()
     mapper = pycolmap.IncrementalMapper(cache)
     mapper.begin_reconstruction(checked)
-    for image_id in suspects:
+    for image_id in image_ids:
         mapper.observation_manager.deregister_frame(checked.images[image_id].frame_id)
     options = pycolmap.IncrementalMapperOptions()
     options.abs_pose_min_num_inliers = cfg.abs_pose_min_inliers
@@ -107,7 +191,7 @@ def recheck_poses(model: pycolmap.Reconstruction, database: Path, cfg: Config) -
     options.random_seed = cfg.seed
     options.constant_cameras = set(checked.cameras)
     triangulation = pycolmap.IncrementalTriangulatorOptions()
-    waiting = sorted(suspects)
+    waiting = list(image_ids)
     placed_one = True
     while waiting and placed_one:  # a photo placed (and its points triangulated) may anchor the next
         placed_one = False
@@ -119,4 +203,4 @@ def recheck_poses(model: pycolmap.Reconstruction, database: Path, cfg: Config) -
                 placed_one = True
     check.left_out = [checked.images[i].name for i in waiting]
     mapper.end_reconstruction(discard=False)
-    return checked, check
+    return checked

@@ -170,6 +170,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         assert model is not None
         placed = placement(photos, model, groups)
         warnings.extend(placed.warnings)
+        warnings.extend(rechecked.warnings())
         model, solved = finish_solve(model, database, work_images, scratch, photos, targets, mapper, cfg, timer.step)
         warnings += solved.warnings
         if solved.georef is not None:
@@ -201,7 +202,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             mapper=mapper,
             image_size=(max(p.width for p in photos), max(p.height for p in photos)),
             georeferenced=solved.georef is not None,
-            **solve_metrics(solved, targets, solve_plan),
+            **solve_metrics(solved, targets, solve_plan, rechecked.retried),
             unplaced_photos=placed.unplaced,
             poses_rechecked=rechecked.to_json(photos),
             photo_groups=placed.groups,

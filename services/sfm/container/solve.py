@@ -74,14 +74,43 @@ def plan_solve(photos: list[Photo], targets: GpsTargets | None, cfg: Config) -> 
 
 def map_photos(database: Path, image_dir: Path, work_dir: Path, cfg: Config,
                plan: SolvePlan) -> tuple[pycolmap.Reconstruction | None, str, SupportCheck]:
-    """Run the planned mapper and re-check the poses the points do not support (pose_support.py);
-    a global solve that then places fewer than 3 photos is retried incremental."""
+    """Run the planned mapper and re-check the poses the points do not support (pose_support.py).
+
+    A global solve is retried incremental when it places fewer than 3 photos, or when its model
+    contradicts strong verified pairs (wrong pairs swayed the rotation averaging: a masked orbit
+    came out with 4 photos turned by 90 deg); `_better` decides which model is kept.
+    """
     model, check = _mapped(database, image_dir, work_dir, cfg, plan.mapper, plan)
-    if plan.mapper == "global" and (model is None or model.num_reg_images() < 3):
-        retry, retry_check = _mapped(database, image_dir, work_dir, cfg, "incremental", plan)
-        if retry is not None:
-            return retry, "incremental", retry_check
+    if plan.mapper != "global":
+        return model, plan.mapper, check
+    if model is None or model.num_reg_images() < 3:
+        why = "global mapping placed fewer than 3 photos"
+    elif check.contradicted:
+        listed = ", ".join(f"{a} + {b} ({inliers} matches, {shared} shared points)"
+                           for a, b, inliers, shared in check.contradicted[:3])
+        why = f"the global model contradicts {len(check.contradicted)} strongly matched photo pairs: {listed}"
+    else:
+        return model, plan.mapper, check
+    retry, retry_check = _mapped(database, image_dir, work_dir, cfg, "incremental", plan)
+    if retry is not None and _better(retry, retry_check, model, check, cfg):
+        retry_check.retried = f"{why}: retried incremental, kept incremental"
+        return retry, "incremental", retry_check
+    check.retried = f"{why}: retried incremental, kept global"
     return model, plan.mapper, check
+
+
+def _better(retry: pycolmap.Reconstruction, retry_check: SupportCheck, model: pycolmap.Reconstruction | None,
+            check: SupportCheck, cfg: Config) -> bool:
+    """Whether the retried model should replace the first: the first placed fewer than 3 photos;
+    or it contradicts fewer strong pairs and still places cfg.min_registration_ratio of the first's
+    photos (a small right model beats a large wrong one, not a set left mostly unplaced); or it
+    contradicts as many and places more."""
+    if model is None or model.num_reg_images() < 3:
+        return True
+    placed, placed_first = retry.num_reg_images(), model.num_reg_images()
+    if len(retry_check.contradicted) < len(check.contradicted):
+        return placed >= cfg.min_registration_ratio * placed_first
+    return len(retry_check.contradicted) == len(check.contradicted) and placed > placed_first
 
 
 def _mapped(database: Path, image_dir: Path, work_dir: Path, cfg: Config, mapper: MapperKind,
@@ -211,8 +240,8 @@ def attitude_error_deg(model: pycolmap.Reconstruction, photos: list[Photo]) -> t
     return (float(np.median(angles)), len(angles)) if angles else (None, 0)
 
 
-def solve_metrics(report: SolveReport, targets: GpsTargets | None, plan: SolvePlan) -> dict:
-    """The Metrics fields this module decides."""
+def solve_metrics(report: SolveReport, targets: GpsTargets | None, plan: SolvePlan, retried: str = "") -> dict:
+    """The Metrics fields this module decides (`retried`: why map_photos ran a second mapper)."""
     gps = None
     if targets is not None:
         h, v = targets.typical_sigma()
@@ -225,8 +254,7 @@ def solve_metrics(report: SolveReport, targets: GpsTargets | None, plan: SolvePl
             "refused": report.georef_refused,
             "check": report.georef.to_json() if report.georef is not None else None,
         }
-    reason = plan.mapper_reason if report.mapper == plan.mapper else \
-        f"{plan.mapper} mapping placed fewer than 3 photos: retried {report.mapper}"
+    reason = retried or plan.mapper_reason
     return {
         "mapper_reason": reason,
         "points3d_mapped": report.points3d_mapped,
