@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -38,3 +40,15 @@ def photometric(render: Tensor, target: Tensor, ssim_lambda: float) -> Tensor:
     """(1 - lambda) L1 + lambda (1 - SSIM), as 3DGS."""
     l1 = (render - target).abs().mean()
     return (1 - ssim_lambda) * l1 + ssim_lambda * (1 - ssim(render, target))
+
+
+def anisotropy(log_scales: Tensor, max_ratio: float) -> Tensor:
+    """Needle penalty: mean over Gaussians of max(0, log(s_max / s_mid) - log(max_ratio)).
+
+    `log_scales` [N, 3]. Only the longest axis against the middle one is penalised, so flat discs
+    (surfaces) stay free while needles are pulled back. A ratio form of PhysGaussian's anisotropy
+    regulariser (Xie et al. 2024, eq. 10, which bounds s_max / s_min), in log space so its gradient
+    stays bounded.
+    """
+    s, _ = log_scales.sort(dim=-1)
+    return F.relu(s[:, 2] - s[:, 1] - math.log(max_ratio)).mean()
