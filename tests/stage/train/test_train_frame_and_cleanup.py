@@ -104,3 +104,22 @@ def test_stage_reports_floaters_removed_and_psnr_on_both_sides(sfm_dir, tmp_path
     # A 60-step toy at 48 px: the held-out figure may move a little either way (the bench measures it).
     assert abs(metrics["psnr"] - metrics["psnr_before_cleanup"]) < 0.5
     assert metrics["image_storage"] == "cpu" and metrics["warmup_seconds"] > 0
+
+
+def test_a_stop_request_checkpoints_the_current_step_and_raises(sfm_dir, tmp_path, monkeypatch):
+    import threading
+
+    from services.train.container import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "_STOP", threading.Event())
+    cfg = Config(**FAST, steps=30, checkpoint_every=100, checkpoint_dir=str(tmp_path))
+    trainer = Trainer(cfg, load_scene(sfm_dir, cfg), torch.device("cpu"))
+
+    def on_step(step, total, figures):
+        if step == 7:
+            trainer_module.request_checkpoint_and_stop()  # what a SIGTERM handler calls
+
+    with pytest.raises(trainer_module.TrainingStopped) as info:
+        trainer.train(on_step=on_step)
+    assert info.value.step == 7 and info.value.saved == tmp_path / "ckpt_00000007.pt"
+    assert checkpoint.load_latest(tmp_path)["step"] == 7
