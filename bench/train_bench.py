@@ -65,7 +65,7 @@ def main() -> None:
     out = args.work / tag / f"train_{args.preset}{'_' + args.label if args.label else ''}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     cfg_path = out.with_suffix(".json")
-    cfg_path.write_text(cfg.model_dump_json())
+    cfg_path.write_text(cfg.model_dump_json(exclude={"checkpoint_dir"}))  # the stage's default: OUT/checkpoints
     t0 = time.monotonic()
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
