@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -15,22 +13,8 @@ from services.train.container.entrypoint import main
 from services.train.container.export import read_ply
 from services.train.container.normalize import Similarity
 from services.train.container.raster import cpu
-from services.train.container.synthetic import write_scene
 from services.train.container.trainer import Trainer
-
-FAST = {
-    "max_image_size": 48, "sh_degree": 1, "sh_degree_interval": 20, "refine_start": 10,
-    "refine_stop": 40, "refine_every": 10, "reset_every": 1000, "num_threads": 1, "preview_count": 1,
-}
-
-
-@pytest.fixture(scope="module")
-def sfm_dir(tmp_path_factory) -> Path:
-    torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("sfm")
-    write_scene(folder, n_images=9, width=48, height=36, n_gaussians=1500, n_points=300, seed=5)
-    return folder
-
+from tests.support.train import FAST
 
 def test_exported_model_renders_the_world_views_as_training_rendered_them(sfm_dir):
     cfg = Config(**FAST, steps=30)
@@ -95,7 +79,7 @@ def test_the_training_clock_starts_after_the_warm_up_step(sfm_dir, monkeypatch):
 @pytest.mark.slow
 def test_stage_reports_floaters_removed_and_psnr_on_both_sides(sfm_dir, tmp_path):
     out = tmp_path / "out"
-    (tmp_path / "cfg.json").write_text(json.dumps({**FAST, "steps": 60}))
+    (tmp_path / "cfg.json").write_text(json.dumps({**FAST, "steps": 60, "preview_count": 1}))
     assert main(["--input", str(sfm_dir), "--output", str(out), "--config", str(tmp_path / "cfg.json")]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     removed = metrics["removed_gaussians"]
