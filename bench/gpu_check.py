@@ -154,7 +154,8 @@ def psnr_verdict(name: str, m: dict[str, Any], floor: float, ref: float | None, 
     against = f", CPU {ref:.2f} dB" if ref is not None else (", CPU reference not finished" if want_ref else "")
     figures = (f"held-out PSNR {m['psnr']:.2f} dB{against}, {m['steps_per_second']:.1f} steps/s "
                f"(warm-up {m['warmup_seconds']:.1f} s), {m['n_gaussians']} Gaussians, images on {m['image_storage']}, "
-               f"peak {m['peak_gpu_memory_mb']} MiB")
+               f"peak {m['peak_gpu_memory_mb']} MiB, removed before export {m['removed_gaussians']} "
+               f"(PSNR before {m['psnr_before_cleanup']:.2f} dB)")
     tolerance = f">= {floor} dB" + (" and >= CPU - 0.5 dB" if want_ref else "")
     return cases.Verdict(name, ok, figures, tolerance, m)
 
