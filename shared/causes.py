@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.photo_formats import FORMAT_NAMES, MIN_PHOTO_SIDE
+
 
 class CauseCode(StrEnum):
     # Input problems: retrying the same photos cannot help.
@@ -21,6 +23,9 @@ class CauseCode(StrEnum):
     NO_OVERLAP = "no_overlap"
     DEGENERATE_MODEL = "degenerate_model"
     INVALID_MODEL_FILE = "invalid_model_file"
+    IMAGE_TOO_SMALL = "image_too_small"
+    BLANK_IMAGES = "blank_images"
+    INVALID_MASKS = "invalid_masks"
     # Resource problems: a bigger instance or smaller input helps.
     OUT_OF_MEMORY = "out_of_memory"
     TIMEOUT = "timeout"
@@ -43,7 +48,8 @@ ADVICE: dict[CauseCode, str] = {
         "give the best results."
     ),
     CauseCode.UNREADABLE_IMAGES: (
-        "Re-export the named files as JPEG or PNG straight from the camera or phone and upload them again."
+        "Re-export the named files as JPEG or PNG straight from the camera or phone and upload them again "
+        f"(accepted: {FORMAT_NAMES}; camera RAW files must be exported first)."
     ),
     CauseCode.DUPLICATE_IMAGES: (
         "Remove the repeated photos; every photo should be taken from a new position."
@@ -67,6 +73,18 @@ ADVICE: dict[CauseCode, str] = {
         "with more texture in view."
     ),
     CauseCode.INVALID_MODEL_FILE: "The splat file is malformed or truncated; export it again.",
+    CauseCode.IMAGE_TOO_SMALL: (
+        f"Upload photos at least {MIN_PHOTO_SIDE} pixels on their short side; the camera's full "
+        "resolution gives the best model."
+    ),
+    CauseCode.BLANK_IMAGES: (
+        "The named photos show one flat colour (a lens cap, an empty frame, or an export that lost the "
+        "picture). Remove them, or export them again as 8-bit JPEG or PNG."
+    ),
+    CauseCode.INVALID_MASKS: (
+        "Give each mask the size of its photo, black (0) where pixels are to be ignored, and name it "
+        "like the photo in a masks/ folder beside the photos (masks/IMG_1.png or masks/IMG_1.JPG.png)."
+    ),
     CauseCode.OUT_OF_MEMORY: (
         "The job ran out of memory. Submit fewer photos, a lower preset or a smaller maximum "
         "image size, or raise the instance type."

@@ -95,6 +95,8 @@ class Job(BaseModel):
     options: JobOptions
     photo_count: int
     photo_bytes: int
+    # What ingest left out of the photo set, named for the user (duplicates, RAW files, ...).
+    warnings: list[str] = Field(default_factory=list)
     state: JobState = JobState.SUBMITTED
     created_at: datetime
     updated_at: datetime

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import shlex
-import shutil
 import signal
 import sys
 import time
@@ -34,7 +33,6 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 3
 EXIT_ENVIRONMENT = 4
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".heic", ".heif", ".tif", ".tiff", ".webp"})
 STAGE_ORDER = ("sfm", "train", "compress")
 LOCAL_CALLER = "local"
 
@@ -83,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = add("run", "Process a folder of photos on this machine, showing progress until the model is ready.")
     run.add_argument(
-        "photos", type=Path, metavar="PHOTOS_DIR", help="folder of JPEG/PNG/HEIC photos (never modified)"
+        "photos", type=Path, metavar="PHOTOS_DIR",
+        help="folder of photos, sub-folders included (JPEG, PNG, TIFF, WebP, HEIC, AVIF...; never modified)",
     )
     _job_options(run)
     _data_dir(run)
@@ -223,36 +222,20 @@ def default_email() -> str:
     return f"{user}@spaceport.localhost"
 
 
-def _photos_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+def photo_folder(folder: Path, email: str | None = None) -> Any:
+    """The folder's photos (spaceport/photos.py), checked before anything is copied or uploaded."""
+    from shared.errors import UserInputError
+    from spaceport.photos import read_photo_folder
 
-
-def photo_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise CliError(f"{folder} is not a folder of photos")
-    photos = _photos_in(folder)
-    if not photos and (folder / "images").is_dir():
-        photos = _photos_in(folder / "images")  # a dataset folder (COLMAP/nerfstudio layout)
-    if not photos:
-        raise CliError(
-            f"no photos in {folder} or {folder / 'images'} (looked for {', '.join(sorted(PHOTO_SUFFIXES))})"
-        )
-    return photos
+    try:
+        return read_photo_folder(folder, email)
+    except UserInputError as exc:
+        raise CliError(f"photos refused ({exc.cause}): {exc.message}") from exc
 
 
 def inbox_name(folder: Path) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.resolve().name).strip("-.") or "photos"
     return f"{stem[:80]}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
-
-
-def copy_into_inbox(photos: list[Path], target: Path) -> int:
-    """Copy (never move or modify) the photos; returns the bytes copied."""
-    target.mkdir(parents=True, exist_ok=False)
-    total = 0
-    for photo in photos:
-        shutil.copy2(photo, target / photo.name)
-        total += photo.stat().st_size
-    return total
 
 
 def install_signal_handlers() -> None:
@@ -268,19 +251,24 @@ def install_signal_handlers() -> None:
 def submit_local(runtime: Any, photos_dir: Path, email: str, options: Any) -> Any:
     from services.ingest.logic import SubmitRequest, submit_job
     from shared.errors import UserInputError
+    from spaceport.photos import copy_into_inbox, remove_inbox_copy
 
-    photos = photo_files(photos_dir)
+    photos = photo_folder(photos_dir, email)
     name = inbox_name(photos_dir)
-    size = copy_into_inbox(photos, runtime.inbox_dir(name))
-    print(f"copied {len(photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
     try:
         request = SubmitRequest(inbox=name, email=email, options=options)
     except ValueError as exc:
         raise CliError(f"invalid request: {exc}") from exc
+    size = copy_into_inbox(photos, runtime.inbox_dir(name))
+    print(f"copied {len(photos.selection.photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
     try:
-        return submit_job(request, LOCAL_CALLER, runtime.ports, runtime.pipeline)
+        job = submit_job(request, LOCAL_CALLER, runtime.ports, runtime.pipeline)
     except UserInputError as exc:
+        remove_inbox_copy(runtime.inbox_dir(name))
         raise CliError(f"photos rejected ({exc.cause}): {exc.message}") from exc
+    for warning in job.warnings:
+        print(f"  left out: {warning}")
+    return job
 
 
 def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
@@ -326,11 +314,16 @@ def print_hops(runtime: Any) -> None:
 
 
 def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int:
+    from services.ingest.logic import photo_summary
     from shared.jobs import JobState
+    from spaceport.photos import photo_notes
 
     total = (job.updated_at - job.created_at).total_seconds()
+    notes = photo_notes({"photos": photo_summary(job)}, left_out=False)
     if job.state is JobState.SUCCEEDED:
         print(f"\njob {job.job_id} succeeded in {_duration(total)}")
+        for note in notes:
+            print(f"  photos: {note}")
         for label, path in outputs_of(runtime, job).items():
             print(f"  {label:<8}{path}")
         return EXIT_OK
@@ -340,6 +333,8 @@ def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int
         if failure is not None:
             print(f"  in {failure.stage}: {failure.cause}: {failure.message}", file=sys.stderr)
             print(f"  what to do: {failure.advice}", file=sys.stderr)
+        for note in notes:
+            print(f"  photos: {note}", file=sys.stderr)
         email = email_of(runtime, job.job_id)
         if email:
             print(f"  email:  {email}", file=sys.stderr)
@@ -348,6 +343,8 @@ def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int
         print(
             f"\nstopped after {stop_after} (job {job.job_id} is {job.state}); continue with: spaceport resume {job.job_id}"
         )
+        for note in notes:
+            print(f"  photos: {note}")
         return EXIT_OK
     print(
         f"\njob {job.job_id} is {job.state} and nothing can move it on; see spaceport status {job.job_id}",
@@ -516,6 +513,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if job.failure:
         print(f"  failed in {job.failure.stage}: {job.failure.cause}: {job.failure.message}")
         print(f"  what to do: {job.failure.advice}")
+    from spaceport.photos import photo_notes
+
+    for note in photo_notes(body):
+        print(f"  photos: {note}")
     for dead in body["dead_letters"]:
         print(f"  dead letter in {dead['queue']}: {dead['detail_type']}: {dead['error']}")
     if job.is_final:
@@ -576,11 +577,11 @@ def cmd_view(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from spaceport.cloud import CloudError, submit_cloud
 
-    photos = photo_files(args.photos)
+    photos = photo_folder(args.photos, args.email)
     name = args.name or inbox_name(args.photos)
     try:
         body = submit_cloud(
-            photos,
+            photos.files,
             name,
             args.email,
             args.preset,
@@ -591,7 +592,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
     except CloudError as exc:
         raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
     job_id = body.get("job_id", "?")
-    print(f"job {job_id} submitted ({len(photos)} photos in inbox/{name}/); the result goes to {args.email}")
+    print(
+        f"job {job_id} submitted ({len(photos.selection.photos)} photos in inbox/{name}/); "
+        f"the result goes to {args.email}"
+    )
+    for warning in photos.warnings:
+        print(f"  left out: {warning}")
     print(f"follow it with: spaceport status --cloud {job_id}")
     return EXIT_OK
 

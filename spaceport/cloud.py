@@ -71,19 +71,20 @@ def _require(value: str | None, what: str, flag: str, env: str) -> str:
     return value.rstrip("/")
 
 
-def upload_photos(photos: list[Path], bucket: str, name: str, region: str | None) -> None:
+def upload_photos(files: dict[str, Path], bucket: str, name: str, region: str | None) -> None:
+    """Upload each file (relative path in the photo folder -> local file) to inbox/<name>/<path>."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     s3 = _session(region).client("s3")
-    for photo in photos:
+    for relative, photo in files.items():
         try:
-            s3.upload_file(str(photo), bucket, f"{INBOX}{name}/{photo.name}")
+            s3.upload_file(str(photo), bucket, f"{INBOX}{name}/{relative}")
         except (BotoCoreError, ClientError) as exc:
-            raise CloudError(f"upload of {photo.name} to s3://{bucket}/{INBOX}{name}/ failed: {exc}") from exc
+            raise CloudError(f"upload of {relative} to s3://{bucket}/{INBOX}{name}/ failed: {exc}") from exc
 
 
 def submit_cloud(
-    photos: list[Path],
+    photos: dict[str, Path],
     name: str,
     email: str,
     preset: str,

@@ -5,29 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.ingest.photos import (
-    HEAD_BYTES,
-    TAIL_BYTES,
-    PhotoLimits,
-    PhotoProblems,
-    describe_problems,
-    is_photo_name,
-    looks_complete,
-    read_header,
-)
+from services.ingest.photos import PhotoLimits, read_inbox
 from shared.causes import CauseCode, advice_for
 from shared.errors import NotFoundError, UserInputError
 from shared.events import JobCancelRequested, JobFailed, JobSubmitted, check_email
 from shared.jobs import FINAL_STATES, RUNNING, FailureInfo, Job, JobState, states_before
 from shared.layout import INBOX, MANIFEST_NAME, new_job_id, resolve_inbox, s3_uri
 from shared.options import JobOptions
-from shared.ports import Envelope, ObjectStore, Pipeline, Ports, StoredObject
+from shared.ports import Envelope, ObjectStore, Pipeline, Ports
 from shared.pricing import typical_stage_seconds
 
 logger = logging.getLogger(__name__)
@@ -65,74 +55,20 @@ class Manifest(BaseModel):
 class PhotoSet(BaseModel):
     count: int
     total_bytes: int
+    warnings: list[str] = Field(default_factory=list)  # files left out (duplicates, RAW, ...), named
 
 
-def _read_photo_header(store: ObjectStore, item: StoredObject) -> tuple[StoredObject, bytes, bytes]:
-    head = store.read_range(item.uri, 0, min(HEAD_BYTES // 4, item.size))
-    header = read_header(head)
-    if header is not None and header.width is None and item.size > len(head):
-        head = store.read_range(item.uri, 0, min(HEAD_BYTES, item.size))
-    tail = store.read_range(item.uri, max(0, item.size - TAIL_BYTES), min(TAIL_BYTES, item.size))
-    return item, head, tail
+def inbox_folder_name(inbox_uri: str) -> str:
+    """How messages name an inbox: "inbox folder 'roof'" (never an s3:// uri, which local users
+    do not have)."""
+    return f"inbox folder '{inbox_uri.rstrip('/').rsplit('/', 1)[-1]}'"
 
 
 def validate_photo_set(store: ObjectStore, inbox_uri: str, limits: PhotoLimits) -> PhotoSet:
-    """Raise `UserInputError` with a specific cause and named files, or return the set's size."""
-    photos = sorted((o for o in store.list(inbox_uri) if is_photo_name(o.uri)), key=lambda o: o.uri)
-    if len(photos) < limits.min_photos:
-        raise UserInputError(
-            CauseCode.TOO_FEW_IMAGES,
-            f"found {len(photos)} photos in {inbox_uri}; at least {limits.min_photos} are needed",
-        )
-    if len(photos) > limits.max_photos:
-        raise UserInputError(
-            CauseCode.INVALID_REQUEST, f"found {len(photos)} photos; at most {limits.max_photos} are accepted per job"
-        )
-    problems = PhotoProblems()
-    readable = []
-    for item in photos:
-        name = item.uri.removeprefix(inbox_uri)
-        if item.size == 0:
-            problems.empty.append(name)
-        elif item.size > limits.max_bytes:
-            problems.too_large.append(name)
-        else:
-            readable.append(item)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        headers = list(pool.map(lambda item: _read_photo_header(store, item), readable))
-    seen: dict[tuple[str, int], str] = {}
-    for item, head, tail in headers:
-        name = item.uri.removeprefix(inbox_uri)
-        header = read_header(head)
-        if header is None:
-            problems.not_images.append(name)
-            continue
-        if not looks_complete(header.kind, tail) or (header.kind != "heic" and header.width is None):
-            problems.truncated.append(name)
-            continue
-        if header.width is not None and header.height is not None:
-            if header.width * header.height > limits.max_pixels:
-                problems.too_many_pixels.append(name)
-                continue
-            if min(header.width, header.height) < limits.min_side:
-                problems.too_small.append(name)
-                continue
-        fingerprint = (item.etag, item.size)
-        if item.etag and fingerprint in seen:
-            problems.duplicates.append((seen[fingerprint], name))
-        else:
-            seen[fingerprint] = name
-    if problems.any():
-        raise UserInputError(_cause_of(problems), describe_problems(problems, limits))
-    return PhotoSet(count=len(photos), total_bytes=sum(p.size for p in photos))
-
-
-def _cause_of(problems: PhotoProblems) -> CauseCode:
-    if problems.not_images or problems.empty or problems.truncated or problems.too_small:
-        return CauseCode.UNREADABLE_IMAGES
-    if problems.too_large or problems.too_many_pixels:
-        return CauseCode.IMAGE_TOO_LARGE
-    return CauseCode.DUPLICATE_IMAGES
+    """Raise `UserInputError` with a specific cause and named files, or return the set's size and
+    warnings (see services/ingest/photos.py)."""
+    inbox = read_inbox(store, inbox_uri, inbox_folder_name(inbox_uri), limits)
+    return PhotoSet(count=len(inbox.photos), total_bytes=inbox.total_bytes, warnings=inbox.warnings)
 
 
 def _new_job(job_id: str, owner: str, email: str, inbox_uri: str, options: JobOptions, photos: PhotoSet) -> Job:
@@ -145,6 +81,7 @@ def _new_job(job_id: str, owner: str, email: str, inbox_uri: str, options: JobOp
         options=options,
         photo_count=photos.count,
         photo_bytes=photos.total_bytes,
+        warnings=photos.warnings,
         created_at=now,
         updated_at=now,
     )
@@ -180,7 +117,9 @@ def handle(envelope: Envelope, ports: Ports, pipeline: Pipeline, limits: PhotoLi
     bucket = str(envelope.detail.get("bucket", {}).get("name", ""))
     obj = envelope.detail.get("object", {})
     key = str(obj.get("key", ""))
-    if bucket != pipeline.bucket or not key.startswith(INBOX) or not key.endswith(f"/{MANIFEST_NAME}"):
+    top_level = key.count("/") == INBOX.count("/") + 1  # inbox/<name>/job.json, not deeper
+    is_manifest = key.startswith(INBOX) and key.endswith(f"/{MANIFEST_NAME}") and top_level
+    if bucket != pipeline.bucket or not is_manifest:
         logger.warning("not a manifest of ours", extra={"bucket": bucket, "key": key})
         return
     version = str(obj.get("etag") or obj.get("eTag") or obj.get("sequencer") or "")
@@ -311,6 +250,20 @@ def eta_seconds(job: Job, now: datetime) -> float | None:
     return round(remaining, 0)
 
 
+def photo_summary(job: Job) -> dict[str, Any]:
+    """What happened to the photos: files ingest left out, photos the camera solve could not
+    place, separate groups (two captures in one folder), photos with masks."""
+    sfm = job.stages["sfm"].metrics if "sfm" in job.stages else {}
+    return {
+        "count": job.photo_count,
+        "left_out": list(job.warnings),
+        "unplaced": list(sfm.get("unplaced_photos", [])),
+        "groups": list(sfm.get("photo_groups", [])),
+        "with_masks": sfm.get("photos_with_masks"),
+        "sfm_warnings": list(sfm.get("warnings", [])),
+    }
+
+
 def job_view(job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     stages = {
@@ -338,6 +291,7 @@ def job_view(job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = 
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
         "photo_count": job.photo_count,
+        "photos": photo_summary(job),
         "options": job.options.model_dump(mode="json"),
         "stages": stages,
         "eta_s": eta_seconds(job, now),

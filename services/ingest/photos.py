@@ -1,145 +1,111 @@
-"""Photo-set validation from object headers: no image library, no full downloads.
+"""Photo-set validation in the ingest Lambda: from the inbox listing and each file's first bytes.
 
-Each photo is judged by its first bytes (magic number and pixel dimensions from the JPEG SOF or
-PNG IHDR header) and its last bytes (a JPEG must end with an EOI marker, a PNG with IEND), so a
-1,000-photo set is checked with two small ranged reads per photo. Duplicates are found by
-content fingerprint (S3 ETag, an MD5 of the bytes for single-part uploads, plus the size).
+Which files are photos is decided by shared/photo_formats.py, as in the CLI and the SfM stage:
+every file under `inbox/<name>/` (recursively) whose first bytes carry the signature of an
+accepted format, whatever its name; RAW files, videos, sidecars, hidden and output folders are
+skipped and named. Byte-identical copies (same S3 ETag and size) are dropped with a warning.
+
+No image library here (the Lambda stays light): whether a photo decodes, its pixel size and its
+mask are judged by the SfM stage with Pillow, which fails a set with the same causes and advice
+(`unreadable_images`, `image_too_small`, `image_too_large`, ...) and names the files.
 """
 
 from __future__ import annotations
 
-import struct
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
 
-ImageKind = Literal["jpeg", "png", "heic"]
-
-HEAD_BYTES = 256 * 1024  # EXIF blocks sit before the SOF marker and can reach 64 KiB+
-TAIL_BYTES = 64
+from shared.causes import CauseCode
+from shared.errors import UserInputError
+from shared.photo_formats import (
+    HEAD_BYTES,
+    MAX_FILE_BYTES,
+    MAX_PHOTOS,
+    MIN_PHOTOS,
+    PHOTO_SUFFIXES,
+    Selection,
+    Skip,
+    describe_skipped,
+    drop_duplicates,
+    needs_head,
+    select_photos,
+    suffix_of,
+)
+from shared.ports import ObjectStore, StoredObject
 
 
 @dataclass(frozen=True)
 class PhotoLimits:
-    min_photos: int = 8
-    max_photos: int = 2_000
-    max_bytes: int = 60 * 1024 * 1024  # per photo
-    max_pixels: int = 120_000_000  # a decompression bomb is rejected before anyone decodes it
-    min_side: int = 256
-
-
-@dataclass(frozen=True)
-class PhotoHeader:
-    kind: ImageKind
-    width: int | None
-    height: int | None
+    min_photos: int = MIN_PHOTOS
+    max_photos: int = MAX_PHOTOS
+    max_bytes: int = MAX_FILE_BYTES  # per file; larger files are skipped and named
 
 
 @dataclass
-class PhotoProblems:
-    """Problems found in a set, grouped by kind so the message can name the files."""
+class InboxPhotos:
+    """The photos of an inbox folder as ingest sees them."""
 
-    not_images: list[str] = field(default_factory=list)
-    empty: list[str] = field(default_factory=list)
-    truncated: list[str] = field(default_factory=list)
-    too_large: list[str] = field(default_factory=list)
-    too_many_pixels: list[str] = field(default_factory=list)
-    too_small: list[str] = field(default_factory=list)
-    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    photos: list[StoredObject]
+    selection: Selection
+    warnings: list[str] = field(default_factory=list)  # every file left out, named
 
-    def any(self) -> bool:
-        return any(
-            (self.not_images, self.empty, self.truncated, self.too_large, self.too_many_pixels, self.too_small,
-             self.duplicates)
+    @property
+    def total_bytes(self) -> int:
+        return sum(p.size for p in self.photos)
+
+
+def _heads(store: ObjectStore, objects: dict[str, StoredObject], names: list[str]) -> dict[str, bytes]:
+    def head(name: str) -> tuple[str, bytes]:
+        item = objects[name]
+        return name, store.read_range(item.uri, 0, min(HEAD_BYTES, item.size)) if item.size else b""
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return dict(pool.map(head, names))
+
+
+def read_inbox(store: ObjectStore, inbox_uri: str, folder: str, limits: PhotoLimits) -> InboxPhotos:
+    """Select the photos under inbox_uri; raise UserInputError when too few or too many remain.
+
+    folder: how messages name the inbox folder (its name, never an s3:// uri: the same messages
+    reach local users).
+    """
+    objects = {o.uri.removeprefix(inbox_uri): o for o in store.list(inbox_uri)}
+    sizes = {name: item.size for name, item in objects.items()}
+    wanted = [n for n in objects if needs_head(n) and 0 < sizes[n] <= limits.max_bytes]
+    selection = select_photos(objects, _heads(store, objects, wanted), sizes, limits.max_bytes)
+    fingerprints = {n: (objects[n].etag, objects[n].size) for n in selection.photos if objects[n].etag}
+    selection = drop_duplicates(selection, fingerprints)
+    count = len(selection.photos)
+    if count > limits.max_photos:
+        raise UserInputError(
+            CauseCode.INVALID_REQUEST,
+            f"found {count} photos in {folder}; at most {limits.max_photos} are accepted per job",
         )
+    if count < limits.min_photos:
+        raise UserInputError(*_too_few(selection, folder, limits))
+    return InboxPhotos([objects[n] for n in selection.photos], selection, describe_skipped(selection.skipped))
 
 
-def sniff(head: bytes) -> ImageKind | None:
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim"):
-        return "heic"
-    return None
-
-
-_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def jpeg_size(head: bytes) -> tuple[int, int] | None:
-    """Width and height from the first SOF marker, walking the segment chain."""
-    pos = 2
-    while pos + 4 <= len(head):
-        if head[pos] != 0xFF:
-            return None
-        marker = head[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", head[pos + 2 : pos + 4])
-        if marker in _SOF_MARKERS:
-            if pos + 9 > len(head):
-                return None
-            height, width = struct.unpack(">HH", head[pos + 5 : pos + 9])
-            return width, height
-        if length < 2:
-            return None
-        pos += 2 + length
-    return None
-
-
-def png_size(head: bytes) -> tuple[int, int] | None:
-    if len(head) < 24 or head[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", head[16:24])
-    return width, height
-
-
-def read_header(head: bytes) -> PhotoHeader | None:
-    kind = sniff(head)
-    if kind is None:
-        return None
-    size = jpeg_size(head) if kind == "jpeg" else png_size(head) if kind == "png" else None
-    return PhotoHeader(kind, *(size or (None, None)))
-
-
-def looks_complete(kind: ImageKind, tail: bytes) -> bool:
-    """A JPEG ends with EOI (FFD9, maybe followed by a little padding); a PNG with IEND."""
-    if kind == "jpeg":
-        return b"\xff\xd9" in tail
-    if kind == "png":
-        return tail.endswith(b"IEND\xaeB`\x82")
-    return True
-
-
-def is_photo_name(name: str) -> bool:
-    """Files in an inbox that are part of the photo set (the manifest and dotfiles are not)."""
-    base = name.rsplit("/", 1)[-1]
-    return bool(base) and not base.startswith(".") and base != "job.json"
-
-
-def describe_problems(problems: PhotoProblems, limits: PhotoLimits, shown: int = 5) -> str:
-    def names(items: list[str]) -> str:
-        more = f" and {len(items) - shown} more" if len(items) > shown else ""
-        return ", ".join(items[:shown]) + more
-
-    parts = []
-    if problems.not_images:
-        parts.append(f"not a JPEG, PNG or HEIC image: {names(problems.not_images)}")
-    if problems.empty:
-        parts.append(f"empty (0 bytes): {names(problems.empty)}")
-    if problems.truncated:
-        parts.append(f"truncated or corrupt: {names(problems.truncated)}")
-    if problems.too_large:
-        parts.append(f"larger than {limits.max_bytes // (1024 * 1024)} MiB: {names(problems.too_large)}")
-    if problems.too_many_pixels:
-        parts.append(f"more than {limits.max_pixels // 1_000_000} megapixels: {names(problems.too_many_pixels)}")
-    if problems.too_small:
-        parts.append(f"smaller than {limits.min_side} pixels on a side: {names(problems.too_small)}")
-    if problems.duplicates:
-        pairs = [f"{a} = {b}" for a, b in problems.duplicates]
-        parts.append(f"duplicate photos: {names(pairs)}")
-    return "; ".join(parts)
+def _too_few(selection: Selection, folder: str, limits: PhotoLimits) -> tuple[CauseCode, str]:
+    """The cause and message for a folder with fewer than min_photos photos: the largest problem
+    among the files left out when fixing it would have been enough, else "too few"."""
+    count = len(selection.photos)
+    unreadable = [
+        s.name
+        for s in selection.skipped
+        if s.reason is Skip.RAW
+        or s.reason in (Skip.NOT_PHOTO, Skip.EMPTY)
+        and suffix_of(s.name) in PHOTO_SUFFIXES
+    ]
+    problems = [
+        (CauseCode.UNREADABLE_IMAGES, unreadable),
+        (CauseCode.IMAGE_TOO_LARGE, [s.name for s in selection.skipped_for(Skip.TOO_LARGE)]),
+        (CauseCode.DUPLICATE_IMAGES, [s.name for s in selection.skipped_for(Skip.DUPLICATE)]),
+    ]
+    cause, names = max(problems, key=lambda p: len(p[1]))
+    found = f"found {count} photos in {folder}; at least {limits.min_photos} are needed"
+    details = "; ".join(describe_skipped(selection.skipped))
+    message = found + (f" ({details})" if details else "")
+    if names and (count == 0 or count + len(names) >= limits.min_photos):
+        return cause, message
+    return CauseCode.TOO_FEW_IMAGES, message

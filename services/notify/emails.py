@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from services.notify.report import summary_rows
+from services.notify.report import size_text, summary_rows
 from shared.causes import CauseCode
 from shared.jobs import FailureInfo, Job
 from shared.ports import Email
@@ -13,16 +13,24 @@ from shared.ports import Email
 
 def success_email(job: Job, report: dict[str, Any], links: dict[str, str], preview_url: str | None) -> Email:
     rows = summary_rows(report)
+    files = model_files(report)
+    shown = {url for _, _, url in files}
+    others = {name: url for name, url in links.items() if url not in shown}
     text_rows = "\n".join(f"  {k}: {v}" for k, v in rows)
     viewer = links.get("viewer", links.get("model.sog", ""))
     text = (
         f"Your 3D model is ready.\n\nOpen it in the browser:\n  {viewer}\n\n{text_rows}\n\n"
-        "Downloads (links expire in 7 days):\n"
-        + "\n".join(f"  {name}: {url}" for name, url in links.items())
+        "Model files (links expire in 7 days):\n"
+        + "\n".join(f"  {name} ({size}): {url}" for name, size, url in files)
+        + "\n\nOther downloads:\n"
+        + "\n".join(f"  {name}: {url}" for name, url in others.items())
         + f"\n\nJob {job.job_id}. Your photos are kept unchanged in {job.inbox_uri}\n"
     )
     html_rows = "".join(f"<tr><th align=left>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    html_links = "".join(f'<li><a href="{html.escape(u)}">{html.escape(n)}</a></li>' for n, u in links.items())
+    html_files = "".join(
+        f'<li><a href="{html.escape(u)}">{html.escape(n)}</a> ({html.escape(size)})</li>' for n, size, u in files
+    )
+    html_links = "".join(f'<li><a href="{html.escape(u)}">{html.escape(n)}</a></li>' for n, u in others.items())
     preview = (
         f'<p><a href="{html.escape(viewer)}"><img src="{html.escape(preview_url)}" alt="preview render next to '
         'a photo" style="max-width:100%"></a></p>'
@@ -34,10 +42,23 @@ def success_email(job: Job, report: dict[str, Any], links: dict[str, str], previ
 <p><a href="{html.escape(viewer)}"><b>Open it in the browser</b></a></p>
 {preview}
 <table>{html_rows}</table>
-<p>Downloads (links expire in 7 days):</p><ul>{html_links}</ul>
+<p>Model files (links expire in 7 days):</p><ul>{html_files}</ul>
+<p>Other downloads:</p><ul>{html_links}</ul>
 <p><small>Job {job.job_id}. Your photos are kept unchanged in {html.escape(job.inbox_uri)}.</small></p>
 </body></html>"""
     return Email(to=job.email, subject=f"Your 3D model is ready (job {job.job_id})", text=text, html=body)
+
+
+def model_files(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(name, size, link) of every linked model file in the report (PLY, SOG, SPZ, streamed SOG)."""
+    found = []
+    for entry in report.get("outputs", []):
+        if entry.get("link"):
+            size = size_text(entry["bytes"])
+            if entry.get("first_render_bytes"):
+                size += f", {size_text(entry['first_render_bytes'])} before the first picture"
+            found.append((entry["name"], size, entry["link"]))
+    return found
 
 
 def failure_email(job: Job, failure: FailureInfo) -> Email:

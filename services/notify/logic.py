@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from services.notify.emails import failure_email, success_email
-from services.notify.report import build_report, render_html
+from services.notify.report import COMPRESS_OUTPUTS, build_report, render_html
 from shared.causes import CauseCode
 from shared.errors import NotFoundError
 from shared.events import CompressionCompleted, JobFailed, JobNotified, parse_event
@@ -50,7 +50,9 @@ def _stage_metrics(job: Job, ports: Ports, pipeline: Pipeline) -> dict[str, dict
     return found
 
 
-def output_uris(job: Job, event: CompressionCompleted, ports: Ports, pipeline: Pipeline) -> dict[str, str]:
+def output_uris(
+    job: Job, event: CompressionCompleted, compress_metrics: dict[str, Any], ports: Ports, pipeline: Pipeline
+) -> dict[str, str]:
     train = stage_uri(pipeline.bucket, job.job_id, "train")
     notify = stage_uri(pipeline.bucket, job.job_id, "notify")
     outputs = {
@@ -59,6 +61,11 @@ def output_uris(job: Job, event: CompressionCompleted, ports: Ports, pipeline: P
         "report.html": notify + "report.html",
         "report.json": notify + "report.json",
     }
+    # model.spz and the streamed SOG's lod-meta.json, when the compress stage wrote them
+    written = {entry.get("format") for entry in compress_metrics.get("outputs") or []}
+    for output_format, (_, name) in COMPRESS_OUTPUTS.items():
+        if output_format in written and name not in outputs:
+            outputs[name] = event.compress_uri + name
     previews = sorted(o.uri for o in ports.store.list(train + "previews/") if o.uri.endswith(".png"))
     if previews:
         outputs["preview.png"] = previews[0]
@@ -76,7 +83,8 @@ def on_success(event: CompressionCompleted, token: str, ports: Ports, pipeline: 
     if job.state not in (JobState.COMPRESS_DONE, JobState.SUCCEEDED):
         logger.info("success ignored", extra={"job_id": job.job_id, "state": str(job.state)})
         return
-    outputs = output_uris(job, event, ports, pipeline)
+    stage_metrics = _stage_metrics(job, ports, pipeline)
+    outputs = output_uris(job, event, stage_metrics.get("compress", {}), ports, pipeline)
     links = {name: ports.store.link(uri, pipeline.link_expiry_s) for name, uri in outputs.items()}
     links = {"viewer": viewer_link(pipeline, links["model.sog"]), **links}
     now = datetime.now(UTC)
@@ -87,7 +95,7 @@ def on_success(event: CompressionCompleted, token: str, ports: Ports, pipeline: 
         changes={"outputs": outputs},
     )
     job = ports.table.get(job.job_id) or job
-    report = build_report(job, _stage_metrics(job, ports, pipeline), links, now)
+    report = build_report(job, stage_metrics, links, now)
     _write_report(job, report, ports, pipeline)
     email = success_email(job, report, links, links.get("preview.png"))
     send_once(job, email, "succeeded", token, ports)

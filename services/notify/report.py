@@ -43,6 +43,37 @@ def cost_breakdown(job: Job) -> dict[str, Any]:
     }
 
 
+# Compress-stage outputs a person downloads or views, by format: (report name, file under compress/).
+COMPRESS_OUTPUTS = {
+    "sog": ("model.sog", "model.sog"),
+    "spz": ("model.spz", "model.spz"),
+    "streamed-sog": ("lod/", "lod/lod-meta.json"),
+}
+
+
+def output_files(stage_metrics: dict[str, dict[str, Any]], links: dict[str, str]) -> list[dict[str, Any]]:
+    """Every model file of the job with its size: the trained PLY, then what compress wrote.
+
+    Each entry: name, format, bytes, files (a folder counts its files), link (None without one;
+    a streamed SOG is linked by its lod-meta.json) and, for a streamed SOG, first_render_bytes.
+    """
+    compress = stage_metrics.get("compress", {})
+    found = [{"name": "model.ply", "format": "ply", "bytes": compress.get("ply_bytes"), "files": 1,
+              "link": links.get("model.ply")}]  # fmt: skip
+    for entry in compress.get("outputs") or []:
+        if entry.get("format") not in COMPRESS_OUTPUTS:
+            continue  # sog/ (unbundled) holds the same model as model.sog
+        name, linked = COMPRESS_OUTPUTS[entry["format"]]
+        found.append({"name": name, "format": entry["format"], "bytes": entry["bytes"], "files": entry["files"],
+                      "link": links.get(linked)})  # fmt: skip
+        if entry["format"] == "streamed-sog":
+            found[-1]["first_render_bytes"] = (compress.get("lod") or {}).get("first_render_bytes")
+    if not compress.get("outputs") and compress.get("sog_bytes") is not None:  # metrics of an older stage
+        found.append({"name": "model.sog", "format": "sog", "bytes": compress["sog_bytes"], "files": 1,
+                      "link": links.get("model.sog")})  # fmt: skip
+    return found
+
+
 def build_report(
     job: Job,
     stage_metrics: dict[str, dict[str, Any]],
@@ -58,7 +89,12 @@ def build_report(
         "state": str(job.state),
         "generated_at": generated_at.isoformat(),
         "created_at": job.created_at.isoformat(),
-        "photos": {"count": job.photo_count, "bytes": job.photo_bytes},
+        "photos": {
+            "count": job.photo_count,
+            "bytes": job.photo_bytes,
+            "left_out": list(job.warnings),
+            "with_masks": _pick(sfm, "photos_with_masks"),
+        },
         "options": job.options.model_dump(mode="json"),
         "stages": {
             stage: {
@@ -77,6 +113,9 @@ def build_report(
             "mean_reprojection_error_px": _pick(sfm, "mean_reprojection_error_px"),
             "matcher": _pick(sfm, "matcher"),
             "georeferenced": bool(_pick(sfm, "georeferenced")),
+            "unplaced_photos": _pick(sfm, "unplaced_photos") or [],
+            "photo_groups": _pick(sfm, "photo_groups") or [],
+            "warnings": _pick(sfm, "warnings") or [],
         },
         "quality": {
             "psnr": _pick(train, "psnr"),
@@ -94,6 +133,7 @@ def build_report(
         "cost": cost_breakdown(job),
         "failure": job.failure.model_dump(mode="json") if job.failure else None,
         "links": links,
+        "outputs": output_files(stage_metrics, links),
     }
 
 
@@ -105,6 +145,16 @@ def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
     if isinstance(value, int):
         return f"{value:,}{unit}"
     return f"{value}{unit}"
+
+
+def size_text(size: int | None) -> str:
+    """Bytes as a person reads them: 820 KB, 12.4 MB, 1.07 GB."""
+    if size is None:
+        return "–"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}" if size < 100 * scale else f"{size / scale:,.0f} {unit}"
+    return f"{size} B"
 
 
 def duration_text(seconds: float | None) -> str:
@@ -119,6 +169,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     sfm, quality, model, cost = report["sfm"], report["quality"], report["model"], report["cost"]
     rows = [
         ("Photos placed in 3D", f"{_fmt(sfm['images_registered'])} of {_fmt(sfm['images_in'])}"),
+        *photo_rows(report),
         ("Matcher", _fmt(sfm["matcher"])),
         ("Reprojection error", _fmt(sfm["mean_reprojection_error_px"], " px")),
         ("Held-out PSNR", _fmt(quality["psnr"], " dB")),
@@ -134,6 +185,26 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Cloud cost of this job (estimate)", f"about ${cost['cloud_estimate']:.2f}"))
     else:
         rows.append(("Compute cost (on-demand)", "–" if cost["total"] is None else f"${cost['total']:.2f}"))
+    return rows
+
+
+def photo_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """What happened to the photos, when something did: left out, not placed, split, masked."""
+    photos, sfm = report["photos"], report["sfm"]
+    rows = []
+    if photos.get("left_out"):
+        rows.append(("Left out", "; ".join(photos["left_out"])))
+    if sfm.get("unplaced_photos"):
+        unplaced = sfm["unplaced_photos"]
+        shown = ", ".join(unplaced[:8]) + (f" and {len(unplaced) - 8} more" if len(unplaced) > 8 else "")
+        rows.append(("Not placed in 3D", f"{len(unplaced)}: {shown}"))
+    groups = sfm.get("photo_groups") or []
+    if len(groups) > 1:
+        sizes = ", ".join(str(g) for g in groups)
+        advice = "the model holds one; submit each capture as its own job"
+        rows.append(("Separate groups", f"{len(groups)} ({sizes} photos): {advice}"))
+    if photos.get("with_masks"):
+        rows.append(("Photos with masks", f"{photos['with_masks']} (masked pixels ignored)"))
     return rows
 
 

@@ -178,7 +178,7 @@ class TokenLinkStore:
         if not 0 < expires_s <= MAX_LINK_EXPIRY_S:
             raise ValueError(f"links expire within 7 days, not {expires_s} s")
         now = int(self._clock())
-        return link_url(self._base_url, sign(self._secret(), uri, now + expires_s, now=now))
+        return link_url(self._base_url, sign(self._secret(), uri, now + expires_s, now=now), uri)
 
 
 class EventBridgeBus:

@@ -70,15 +70,21 @@ def orbit_cameras(n: int, rng: np.random.Generator, arc_deg: float = 360.0) -> l
     return poses
 
 
-def render_view(scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray,
-                width: int, height: int) -> np.ndarray:
-    """One image: uint8 [H, W, 3]."""
+def pixel_rays(rotation: np.ndarray, translation: np.ndarray, K: np.ndarray,
+               width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Camera centre [3] and unit world-frame rays [H*W, 3] through the pixel centres (row-major)."""
     u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
     pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=1)  # [H*W, 3]
     rays_cam = pix @ np.linalg.inv(K).T
     rays = rays_cam @ rotation  # camera -> world: R^T x, written row-wise
     rays /= np.linalg.norm(rays, axis=1, keepdims=True)
-    centre = -rotation.T @ translation
+    return -rotation.T @ translation, rays
+
+
+def render_view(scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray,
+                width: int, height: int) -> np.ndarray:
+    """One image: uint8 [H, W, 3]."""
+    centre, rays = pixel_rays(rotation, translation, K, width, height)
     rgb, _ = trace(scene, centre, rays)
     return (rgb.reshape(height, width, 3) * 255.0 + 0.5).astype(np.uint8)
 

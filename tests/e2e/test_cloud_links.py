@@ -71,10 +71,10 @@ def api(method: str, path: str, caller: str | None = None, body: Any = None) -> 
     return api_handler(event, LambdaContext("IngestApiFunction"))
 
 
-def open_link(env: SpaceportAws, token: str) -> dict[str, Any]:
-    """GET /links/<token> without any identity; the response with `headers` flattened."""
+def open_link(env: SpaceportAws, token: str, path: str = "") -> dict[str, Any]:
+    """GET /links/<token>[/<path>] without any identity; the response with `headers` flattened."""
     cold_start(env, "IngestApiFunction")
-    response = api("GET", f"/links/{token}")
+    response = api("GET", f"/links/{token}" + (f"/{path}" if path else ""))
     # The REST resolver answers in multiValueHeaders (API Gateway merges both forms).
     multi = {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
     return {**response, "headers": {**multi, **(response.get("headers") or {})}}
@@ -119,7 +119,7 @@ def run_job_through_the_api(env: SpaceportAws) -> Job:
 def emailed_links() -> tuple[str, dict[str, str]]:
     """(the email body, link name -> URL) of the one email sent."""
     (email,) = ses_backends[ACCOUNT_ID][DEFAULT_REGION].sent_messages
-    names = dict(re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', email.body))
+    names = dict(re.findall(r'<li><a href="([^"]+)">([^<]+)</a>', email.body))  # a size may follow
     return email.body, {name: url for url, name in names.items()}
 
 
@@ -190,6 +190,24 @@ def test_a_tampered_or_foreign_token_is_404(cloud: SpaceportAws):
         assert response["statusCode"] == 404, token
         assert "Location" not in response["headers"]
         assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_streamed_models_link_opens_the_files_its_manifest_names(cloud: SpaceportAws):
+    # GIVEN the link to a streamed model's lod-meta.json, as the email gives it
+    lod = f"s3://{cloud.bucket}/jobs/{'a' * 20}/compress/lod/"
+    token = sign(secret_of(cloud), lod + "lod-meta.json", int(time.time()) + 600)
+    # WHEN the viewer asks for the manifest and the chunk files relative to that link
+    for path in ("lod-meta.json", "0_0/meta.json", "2_1/quats.webp"):
+        response = open_link(cloud, token, path)
+        # THEN each is a redirect to exactly that object, readable cross-origin
+        assert response["statusCode"] == 302, (path, response["body"])
+        bucket, key, _ = presigned_key(response["headers"]["Location"])
+        assert f"s3://{bucket}/{key}" == lod + path
+        assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+    # AND nothing outside the model's folder, nor beside any other linked file, opens
+    assert open_link(cloud, token, "../model.sog")["statusCode"] == 404
+    sog = sign(secret_of(cloud), f"s3://{cloud.bucket}/jobs/{'a' * 20}/compress/model.sog", int(time.time()) + 600)
+    assert open_link(cloud, sog, "metrics.json")["statusCode"] == 404
 
 
 def test_an_expired_token_is_410_gone(cloud: SpaceportAws):

@@ -202,6 +202,7 @@ def test_api_uses_iam_auth_on_the_four_job_routes_and_only_links_are_public() ->
         ("get", "/jobs/{job_id}"),
         ("delete", "/jobs/{job_id}"),
         ("get", "/links/{token}"),
+        ("get", "/links/{token}/{path+}"),  # files beside a linked lod-meta.json
     }
     assert all(e["Properties"]["RestApiId"] == {"Ref": "Api"} for e in events.values())
     public = {
@@ -209,7 +210,10 @@ def test_api_uses_iam_auth_on_the_four_job_routes_and_only_links_are_public() ->
         for e in events.values()
         if "Auth" in e["Properties"]
     }
-    assert public == {("get", "/links/{token}"): {"Authorizer": "NONE"}}
+    assert public == {
+        ("get", "/links/{token}"): {"Authorizer": "NONE"},
+        ("get", "/links/{token}/{path+}"): {"Authorizer": "NONE"},
+    }
     for logical_id, function in resources(template, "AWS::Serverless::Function").items():
         kinds = {e["Type"] for e in (function["Properties"].get("Events") or {}).values()}
         if logical_id != "IngestApiFunction":

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.options import JobOptions, Preset
+from shared.photo_formats import MIN_PHOTO_SIDE, MIN_PHOTOS
 
 SfmMatcher = Literal["auto", "exhaustive", "sequential", "spatial"]
 Mapper = Literal["incremental", "global"]
@@ -39,8 +40,11 @@ class Config(BaseModel):
     fallback_registration_ratio: float = Field(default=0.95, ge=0.0, le=1.0)
     # Below this registered fraction the stage fails with LOW_REGISTRATION.
     min_registration_ratio: float = Field(default=0.5, ge=0.0, le=1.0)
-    # Fewer readable photos than this fails with TOO_FEW_IMAGES.
-    min_images: int = Field(default=8, ge=2)
+    # Fewer usable photos than this fails (TOO_FEW_IMAGES, or the cause of the photos left out).
+    min_images: int = Field(default=MIN_PHOTOS, ge=2)
+    # Photos shorter than this on their short side are skipped as too small (measured minimum:
+    # bench/sfm_min_size.py; 0 switches the check off).
+    min_image_side: int = Field(default=MIN_PHOTO_SIDE, ge=0)
     # A model with fewer 3D points than this fails with DEGENERATE_MODEL.
     min_points3d: int = Field(default=100, ge=0)
     # Camera solver: global (GLOMAP, built into pycolmap; registered 16/16 banana photos where

@@ -10,8 +10,13 @@ from services.sfm.container.config import Config
 from services.sfm.container.photos import Photo
 
 
-def extract_features(database: Path, image_dir: Path, groups: list[list[Photo]], cfg: Config) -> None:
-    """SIFT on every working copy; each group gets one SIMPLE_RADIAL camera seeded with its focal prior."""
+def extract_features(
+    database: Path, image_dir: Path, groups: list[list[Photo]], cfg: Config, mask_dir: Path | None = None
+) -> None:
+    """SIFT on every working copy; each group gets one SIMPLE_RADIAL camera seeded with its focal prior.
+
+    mask_dir: `<image name>.png` per image (black: extract no features there), or None.
+    """
     import pycolmap
 
     extraction = pycolmap.FeatureExtractionOptions()
@@ -26,6 +31,8 @@ def extract_features(database: Path, image_dir: Path, groups: list[list[Photo]],
         reader.camera_model = "SIMPLE_RADIAL"
         # f, cx, cy, k: principal point at the image centre, no distortion to start with.
         reader.camera_params = f"{first.focal_px:.3f},{first.width / 2:.3f},{first.height / 2:.3f},0"
+        if mask_dir is not None:
+            reader.mask_path = mask_dir
         pycolmap.extract_features(
             database,
             image_dir,

@@ -20,5 +20,9 @@ class Metrics(BaseModel):
     mapper: str  # incremental or global
     image_size: tuple[int, int]  # largest (width, height) of the working copies
     georeferenced: bool = False  # sparse/0 is in a local ENU metric frame (see georef.json)
+    unplaced_photos: list[str] = Field(default_factory=list)  # photos not in the model (original names)
+    photo_groups: list[int] = Field(default_factory=list)  # sizes of separate groups of linked photos (2+)
+    photos_with_masks: int = 0  # photos with pixels to ignore (alpha or a masks/ file)
+    masks_exported: int = 0  # undistorted masks written to masks/<image name>.png
     seconds: dict[str, float] = Field(default_factory=dict)  # wall seconds per step
     warnings: list[str] = Field(default_factory=list)

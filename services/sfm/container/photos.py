@@ -1,19 +1,24 @@
 """Find, read and copy the input photos: EXIF orientation, focal length, GPS, DJI attitude.
 
 The photos themselves are never modified: `prepare_photos` writes upright, downscaled working
-copies (no EXIF, so nothing downstream re-reads stale metadata) into a scratch folder.
+copies (no EXIF, so nothing downstream re-reads stale metadata) into a scratch folder. Which files
+are photos is decided by shared/photo_formats.py (as in the CLI and ingest); whether a photo is
+readable, by decoding it (services/sfm/container/decode.py and workcopy.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
+
+from services.sfm.container.workcopy import Refused, copy_names, decode_photo, fill_feature_masks, write_copy
+from shared.photo_folder import scan_folder
+from shared.photo_formats import PHOTO_SUFFIXES, Skip, Skipped
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +29,6 @@ try:  # HEIC/HEIF support is optional at import time; the container installs it.
 except ImportError:  # pragma: no cover - the sfm extra installs pillow-heif
     pillow_heif = None
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".heic", ".heif"})
 FULL_FRAME_DIAGONAL_MM = 43.27  # 35 mm film diagonal; "35 mm equivalent" focal is defined against it
 DEFAULT_FOCAL_FACTOR = 1.2  # focal prior = 1.2 x longest side (COLMAP's default, ~ a 50 deg field of view)
 
@@ -82,6 +86,8 @@ class Photo:
     exif: ExifInfo
     focal_px: float  # focal length prior for the working copy, pixels
     focal_source: str  # "exif_35mm", "exif_sensor" or "prior"
+    original: str = ""  # the photo's path relative to the input folder, as the user named it
+    masked: bool = False  # some pixels are ignored (alpha or a mask file): masks/<name>.png exists
 
     @property
     def camera_key(self) -> tuple[str, str, float, int, int]:
@@ -91,11 +97,17 @@ class Photo:
 
 @dataclass
 class PhotoSet:
+    """The usable photos, and every other file by what is wrong with it (original relative paths)."""
+
     photos: list[Photo]
-    unreadable: list[str]  # original file names that could not be decoded
-    too_large: list[str]  # original file names over Pillow's decompression-bomb pixel limit
-    duplicates: list[str]  # original file names dropped as byte-identical repeats
-    ignored: list[str]  # non-image files (job.json, ...)
+    unreadable: list[str]  # a photo's name or signature, but the decoder fails on it
+    too_large: list[str]  # more pixels than MAX_PIXELS (refused before decoding)
+    duplicates: list[str]  # byte-identical copies of a kept photo
+    ignored: list[str]  # files that are not photos: RAW, video, sidecars, hidden, our outputs
+    too_small: list[str] = field(default_factory=list)  # shorter side below the minimum
+    blank: list[str] = field(default_factory=list)  # one flat colour (or every pixel masked)
+    bad_masks: list[str] = field(default_factory=list)  # "photo: why its mask does not fit"
+    skipped: list[Skipped] = field(default_factory=list)  # what the folder scan left out, and why
 
 
 def _ratio(value: object) -> float | None:
@@ -187,74 +199,48 @@ def focal_prior_px(exif: ExifInfo, width: int, height: int) -> tuple[float, str]
     return DEFAULT_FOCAL_FACTOR * max(width, height), "prior"
 
 
-def _scaled_size(width: int, height: int, max_size: int) -> tuple[int, int]:
-    scale = min(1.0, max_size / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
+def prepare_photos(
+    in_dir: Path, work_dir: Path, max_image_size: int, min_side: int = 0, masks_dir: Path | None = None
+) -> PhotoSet:
+    """Decode every photo, read its metadata and write an upright copy <= max_image_size to work_dir.
 
-
-def _copy_name(source: Path, taken: set[str]) -> str:
-    """A safe, unique working-copy name; HEIC/HEIF copies become JPEG."""
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", source.stem) or "image"
-    suffix = source.suffix.lower()
-    ext = source.suffix if suffix in (".jpg", ".jpeg", ".png") else ".jpg"
-    name, k = f"{stem}{ext}", 1
-    while name.lower() in taken:
-        name, k = f"{stem}_{k}{ext}", k + 1
-    taken.add(name.lower())
-    return name
-
-
-def find_images(in_dir: Path) -> tuple[list[Path], list[str]]:
-    """Image files (sorted by relative path) and other files, under in_dir (recursively)."""
-    images, others = [], []
-    for path in sorted(p for p in in_dir.rglob("*") if p.is_file()):
-        if path.name.startswith("."):
-            continue
-        (images if path.suffix.lower() in IMAGE_SUFFIXES else others).append(path)
-    return images, [str(p.relative_to(in_dir)) for p in others]
-
-
-def prepare_photos(in_dir: Path, work_dir: Path, max_image_size: int) -> PhotoSet:
-    """Decode every photo, read its metadata and write an upright copy <= max_image_size to work_dir."""
+    Photos with a mask (alpha or a masks/ file) get mask files under masks_dir (workcopy.py).
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
-    sources, ignored = find_images(in_dir)
-    photos: list[Photo] = []
-    unreadable: list[str] = []
-    too_large: list[str] = []
-    duplicates: list[str] = []
-    seen: dict[str, str] = {}
-    taken: set[str] = set()
-    for source in sources:
-        rel = str(source.relative_to(in_dir))
-        digest = hashlib.sha1(source.read_bytes()).hexdigest()
-        if digest in seen:
-            duplicates.append(rel)
-            continue
-        try:
-            with Image.open(source) as raw:
-                exif = read_exif(raw)
-                image = ImageOps.exif_transpose(raw)
-                image.load()
-        except Image.DecompressionBombError:
-            too_large.append(rel)
-            continue
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            logger.warning("unreadable image", extra={"image": rel, "error": str(exc)})
-            unreadable.append(rel)
-            continue
-        seen[digest] = rel
-        image = image.convert("RGB")
-        size = _scaled_size(image.width, image.height, max_image_size)
-        if size != image.size:
-            image = image.resize(size, Image.Resampling.LANCZOS)
-        name = _copy_name(source, taken)
-        if name.lower().endswith(".png"):
-            image.save(work_dir / name, "PNG")
+    selection = scan_folder(in_dir)
+    names = copy_names(selection.photos)
+    found = PhotoSet([], [], [], [], [], skipped=selection.skipped)
+    for skipped in selection.skipped:
+        named_as_photo = Path(skipped.name).suffix.lower() in PHOTO_SUFFIXES
+        if skipped.reason is Skip.DUPLICATE:
+            found.duplicates.append(skipped.name)
+        elif skipped.reason in (Skip.NOT_PHOTO, Skip.EMPTY) and named_as_photo:
+            found.unreadable.append(skipped.name)  # named like a photo, but it is not one
+        elif skipped.reason is Skip.TOO_LARGE:
+            found.too_large.append(skipped.name)
         else:
-            image.save(work_dir / name, "JPEG", quality=95)
-        focal, focal_source = focal_prior_px(exif, *size)
-        photos.append(Photo(source, name, size[0], size[1], exif, focal, focal_source))
-    return PhotoSet(photos, unreadable, too_large, duplicates, ignored)
+            found.ignored.append(skipped.name)
+    for original in selection.photos:
+        mask = selection.masks.get(original)
+        mask_path = None if mask is None else in_dir / mask
+        try:
+            decoded = decode_photo(in_dir / original, mask_path, min_side, read_exif)
+        except Refused as refused:
+            logger.warning("photo refused", extra={"image": original, "kind": refused.kind})
+            if refused.kind == "bad_mask":
+                found.bad_masks.append(f"{original} ({refused.detail})")
+            else:
+                getattr(found, refused.kind).append(original)
+            continue
+        name = names[original]
+        size = write_copy(decoded, name, work_dir, masks_dir, max_image_size)
+        focal, focal_source = focal_prior_px(decoded.meta, *size)
+        masked = decoded.keep is not None
+        photo = Photo(in_dir / original, name, *size, decoded.meta, focal, focal_source, original, masked)
+        found.photos.append(photo)
+    if masks_dir is not None:
+        fill_feature_masks([(p.name, (p.width, p.height)) for p in found.photos], masks_dir)
+    return found
 
 
 def group_cameras(photos: list[Photo]) -> dict[tuple, list[Photo]]:

@@ -12,17 +12,21 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from services.sfm.container.config import Config
-from services.sfm.container.export import export_undistorted
+from services.sfm.container.export import export_masks, export_undistorted
 from services.sfm.container.features import count_verified_pairs, extract_features, write_pose_priors
 from services.sfm.container.georef import GEOREF_FILE, georeference, gps_origin, gps_positions_enu
+from services.sfm.container.groups import describe_split, match_groups, placement
 from services.sfm.container.mapping import reconstruct, refine_principal_point
 from services.sfm.container.matching import MatcherPlan, choose_matcher, run_matcher
 from services.sfm.container.metrics import Metrics
 from services.sfm.container.photos import PhotoSet, group_cameras, prepare_photos
+from services.sfm.container.workcopy import EXACT, FEATURES
 from shared.causes import CauseCode
+from shared.photo_formats import MAX_FILE_BYTES, MAX_PIXELS, Skip, describe_skipped, name_list
 from shared.stage import ProgressReporter, StageFailure, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -48,31 +52,59 @@ class StepTimer:
             logger.info("sfm step done", extra={"step": name, "seconds": self.seconds[name]})
 
 
+@dataclass(frozen=True)
+class Problem:
+    cause: CauseCode
+    what: str  # "could not be read"
+    photos: list[str]
+    scanned: bool  # found by the folder scan (named by describe_skipped), not by decoding
+
+
+def _problems(photo_set: PhotoSet, cfg: Config) -> list[Problem]:
+    """Every kind of unusable photo in the set, in the order users fix them."""
+    raw = [s.name for s in photo_set.skipped if s.reason is Skip.RAW]
+    too_small = f"are smaller than {cfg.min_image_side} pixels on their short side"
+    too_large = f"are too large (over {MAX_PIXELS // 1_000_000} megapixels or {MAX_FILE_BYTES // 2**20} MiB)"
+    found = [
+        Problem(CauseCode.UNREADABLE_IMAGES, "could not be read", photo_set.unreadable, False),
+        Problem(CauseCode.UNREADABLE_IMAGES, "are camera RAW files, which are not read", raw, True),
+        Problem(CauseCode.IMAGE_TOO_SMALL, too_small, photo_set.too_small, False),
+        Problem(CauseCode.BLANK_IMAGES, "show one flat colour (or nothing unmasked)", photo_set.blank, False),
+        Problem(CauseCode.IMAGE_TOO_LARGE, too_large, photo_set.too_large, False),
+        Problem(CauseCode.DUPLICATE_IMAGES, "are identical copies of other photos", photo_set.duplicates,
+                True),
+    ]
+    return [p for p in found if p.photos]
+
+
 def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
-    """Raise for sets that cannot work; return warnings for the ones that can."""
+    """Raise for sets that cannot work; return warnings (naming every file left out) for those that can.
+
+    An unusable photo is skipped and named; the set fails only when fewer than cfg.min_images
+    usable photos remain, with the cause of the largest problem, or when a mask does not fit its
+    photo (the user asked for pixels to be ignored; a wrong mask would not do that).
+    """
     n = len(photo_set.photos)
-    if photo_set.too_large:
+    if photo_set.bad_masks:
         raise StageFailure(
-            CauseCode.IMAGE_TOO_LARGE,
-            f"{len(photo_set.too_large)} photos exceed the pixel limit: {', '.join(photo_set.too_large[:10])}",
+            CauseCode.INVALID_MASKS,
+            f"{len(photo_set.bad_masks)} masks do not fit their photos: {name_list(photo_set.bad_masks, 5)}",
         )
+    problems = _problems(photo_set, cfg)
     if n < cfg.min_images:
-        if photo_set.unreadable and n + len(photo_set.unreadable) >= cfg.min_images:
-            raise StageFailure(
-                CauseCode.UNREADABLE_IMAGES,
-                f"{len(photo_set.unreadable)} photos could not be read "
-                f"({', '.join(photo_set.unreadable[:10])}); {n} readable, {cfg.min_images} needed",
-            )
-        raise StageFailure(
-            CauseCode.TOO_FEW_IMAGES,
-            f"{n} readable photos found, at least {cfg.min_images} are needed"
-            + (f" ({len(photo_set.duplicates)} duplicates dropped)" if photo_set.duplicates else ""),
-        )
-    warnings = []
-    if photo_set.unreadable:
-        warnings.append(f"unreadable photos skipped: {', '.join(photo_set.unreadable[:20])}")
-    if photo_set.duplicates:
-        warnings.append(f"duplicate photos skipped: {', '.join(photo_set.duplicates[:20])}")
+        found = f"{n} usable photos found, at least {cfg.min_images} are needed"
+        details = "; ".join(f"{len(p.photos)} {p.what}: {name_list(p.photos)}" for p in problems)
+        largest = max(problems, key=lambda p: len(p.photos), default=None)
+        if largest is not None and (n == 0 or n + len(largest.photos) >= cfg.min_images):
+            raise StageFailure(largest.cause, f"{found}: {details}")
+        raise StageFailure(CauseCode.TOO_FEW_IMAGES, found + (f" ({details})" if details else ""))
+    warnings = [f"{len(p.photos)} photos {p.what} and were skipped: {name_list(p.photos)}"
+                for p in problems if not p.scanned]
+    named = set(photo_set.unreadable) | set(photo_set.too_large)
+    warnings += describe_skipped([s for s in photo_set.skipped if s.name not in named])
+    masked = sum(1 for p in photo_set.photos if p.masked)
+    if masked:
+        warnings.append(f"{masked} of {n} photos have masks: SfM and training ignore their masked pixels")
     no_focal = [p for p in photo_set.photos if p.focal_source == "prior"]
     if no_focal:
         warnings.append(
@@ -92,8 +124,9 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         scratch = Path(scratch_name)
         work_images = scratch / "images"
         database = scratch / "database.db"
+        masks = scratch / "masks"
         with timer.step("prepare"):
-            photo_set = prepare_photos(in_dir, work_images, cfg.max_image_size)
+            photo_set = prepare_photos(in_dir, work_images, cfg.max_image_size, cfg.min_image_side, masks)
         warnings = check_inputs(photo_set, cfg)
         photos = photo_set.photos
         n = len(photos)
@@ -102,7 +135,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         enu = gps_positions_enu(gps, origin) if origin else {}
 
         with timer.step("extract"):
-            extract_features(database, work_images, list(group_cameras(photos).values()), cfg)
+            feature_masks = masks / FEATURES if (masks / FEATURES).is_dir() else None
+            extract_features(database, work_images, list(group_cameras(photos).values()), cfg, feature_masks)
             if enu:
                 write_pose_priors(database, enu)
 
@@ -122,8 +156,11 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
                 retry = reconstruct(database, work_images, scratch / "mapped_fallback", cfg)
             if _registered(retry) >= _registered(model):
                 model = retry
-        _check_model(model, n, database, plan, fallback_used, cfg)
+        groups = match_groups(database, cfg.min_pair_inliers)
+        _check_model(model, n, database, plan, fallback_used, cfg, groups, photos)
         assert model is not None
+        placed = placement(photos, model, groups)
+        warnings.extend(placed.warnings)
         if cfg.refine_principal_point:
             with timer.step("map_refine"):
                 model, kept = refine_principal_point(model, cfg)
@@ -147,6 +184,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             model_dir.mkdir()
             model.write(str(model_dir))
             export_undistorted(model_dir, work_images, out_dir, cfg.num_threads)
+            masked = export_masks(model_dir, masks / EXACT, out_dir)
 
         registered = model.num_reg_images()
         progress.update(len(PHASES), len(PHASES), phase="done", force=True)
@@ -165,6 +203,10 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             mapper=cfg.mapper,
             image_size=(max(p.width for p in photos), max(p.height for p in photos)),
             georeferenced=georeferenced,
+            unplaced_photos=placed.unplaced,
+            photo_groups=placed.groups,
+            photos_with_masks=sum(1 for p in photos if p.masked),
+            masks_exported=masked,
             seconds=timer.seconds,
             warnings=warnings,
         )
@@ -174,22 +216,28 @@ def _registered(model) -> int:
     return 0 if model is None else model.num_reg_images()
 
 
-def _check_model(model, n: int, database: Path, plan: MatcherPlan, fallback: str | None, cfg: Config) -> None:
+def _check_model(
+    model, n: int, database: Path, plan: MatcherPlan, fallback: str | None, cfg: Config,
+    groups: list[list[str]] | None = None, photos: list | None = None,
+) -> None:
     matchers = plan.first + (f" then {fallback}" if fallback else "")
+    split = describe_split(groups or [])
     if model is None or model.num_reg_images() < 3:
         pairs = count_verified_pairs(database, cfg.min_pair_inliers)
         raise StageFailure(
             CauseCode.NO_OVERLAP,
             f"no camera model could be built from {n} photos ({matchers} matching): "
             f"{pairs} photo pairs share enough features"
-            + (f", largest model {model.num_reg_images()} photos" if model is not None else ""),
+            + (f", largest model {model.num_reg_images()} photos" if model is not None else "")
+            + split,
         )
     ratio = model.num_reg_images() / n
     if ratio < cfg.min_registration_ratio:
         raise StageFailure(
             CauseCode.LOW_REGISTRATION,
             f"only {model.num_reg_images()} of {n} photos ({ratio:.0%}) could be placed in 3D "
-            f"({matchers} matching); at least {cfg.min_registration_ratio:.0%} are needed",
+            f"({matchers} matching); at least {cfg.min_registration_ratio:.0%} are needed" + split
+            + (f"; not placed: {name_list(placement(photos, model, []).unplaced)}" if photos else ""),
         )
     if model.num_points3D() < cfg.min_points3d:
         raise StageFailure(

@@ -6,9 +6,10 @@ Three kinds of Gaussian are removed after the last training step (all thresholds
 - oversized: largest axis (1 sigma) > cleanup_max_scale x the scene scale (the camera spread
   radius); the large blurry blobs that fill novel views;
 - unseen: in no training view does the Gaussian reach cleanup_min_weight pixels of blending
-  weight, sum over pixels of alpha_i T_i (its share of the rendered colour). Out of every
-  training frustum, behind the cameras or hidden behind surfaces, such a Gaussian was never
-  constrained by a photo, yet it can show up from the viewer's other angles.
+  weight, the sum over the pixels the loss used (a mask's kept ones) of alpha_i T_i, its share
+  of the rendered colour. Out of every training frustum, behind the cameras, hidden behind
+  surfaces or only under masks, such a Gaussian was never constrained by a photo, yet it can
+  show up from the viewer's other angles.
 
 The blending weight of every Gaussian in one view comes from one forward and backward pass:
 rendering constant colours c_i = 0, d(sum of the image) / d c_i = sum over pixels of alpha_i T_i.
@@ -55,7 +56,8 @@ def view_weights(params: dict[str, Tensor], views: DeviceViews) -> Tensor:
         viewmat, K = views.camera(i)
         image, _, _ = rasterize(means, quats, scales, opacities, colors, viewmat, K, view.width, view.height,
                                 sh_degree=None, packed=False)
-        (grad,) = torch.autograd.grad(image.sum(), colors)
+        mask = views.mask(i)  # pixels outside a mask never constrained a Gaussian
+        (grad,) = torch.autograd.grad(image.sum() if mask is None else image[..., 0][mask].sum(), colors)
         best = torch.maximum(best, grad[:, 0])
     return best
 

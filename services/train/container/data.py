@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from services.sfm.container.export import MASKS_DIR
 from services.train.container.config import Config
 from shared.causes import CauseCode
 from shared.stage import StageFailure
@@ -28,6 +29,7 @@ class View:
     pixels: Tensor  # [H, W, 3] uint8 (a quarter of the memory of float images)
     K: Tensor  # [3, 3] intrinsics at the training resolution
     viewmat: Tensor  # [4, 4] world to camera (OpenCV axes)
+    mask: Tensor | None = None  # [H, W] bool: True where the pixel counts (None: every pixel)
 
     @property
     def image(self) -> Tensor:
@@ -76,6 +78,17 @@ def _load_image(path: Path, max_size: int) -> tuple[Tensor, float, float]:
     return torch.from_numpy(array.copy()), nw / w, nh / h
 
 
+def _load_mask(path: Path, size: tuple[int, int]) -> Tensor | None:
+    """The SfM stage's undistorted mask (masks/<image name>.png, 0 = ignore) at the training size."""
+    if not path.exists():
+        return None
+    with Image.open(path) as mask:
+        mask = mask.convert("L")
+        if mask.size != size:
+            mask = mask.resize(size, Image.Resampling.NEAREST)
+        return torch.from_numpy(np.asarray(mask) >= 128)
+
+
 def load_scene(in_dir: Path, cfg: Config) -> Scene:
     model_dir = _find_model(in_dir)
     try:
@@ -115,7 +128,9 @@ def load_scene(in_dir: Path, cfg: Config) -> Scene:
         K[1] *= sy * fh / cam.height
         view = torch.eye(4, dtype=torch.float32)
         view[:3, :] = torch.tensor(img.cam_from_world().matrix(), dtype=torch.float32)
-        views.append(View(name=img.name, pixels=pixels, K=K, viewmat=view))
+        height, width = pixels.shape[:2]
+        mask = _load_mask(in_dir / MASKS_DIR / f"{img.name}.png", (width, height))
+        views.append(View(name=img.name, pixels=pixels, K=K, viewmat=view, mask=mask))
     test = [v for i, v in enumerate(views) if i % cfg.test_every == 0]
     train = [v for i, v in enumerate(views) if i % cfg.test_every != 0]
     xyz = np.array([p.xyz for p in rec.points3D.values()], dtype=np.float32)

@@ -134,24 +134,20 @@ Storage = Literal["device", "pinned", "cpu"]
 
 
 class DeviceViews:
-    """Training views with their cameras uploaded once and images placed by `image_budget_bytes`."""
+    """Training views with their cameras uploaded once and images (and masks) placed by `image_budget_bytes`."""
 
     def __init__(self, views: list[View], device: torch.device, budget_bytes: int | None = None) -> None:
         self.views = views
         self.device = device
-        size = sum(v.pixels.numel() * v.pixels.element_size() for v in views)
+        size = sum(v.pixels.numel() + (0 if v.mask is None else v.mask.numel()) for v in views)  # uint8, bool
         if device.type != "cuda":
             self.storage: Storage = "cpu"
         elif budget_bytes is None or size <= budget_bytes:
             self.storage = "device"
         else:
             self.storage = "pinned"
-        if self.storage == "device":
-            self.pixels = [v.pixels.to(device) for v in views]  # [H, W, 3] uint8 each
-        elif self.storage == "pinned":
-            self.pixels = [v.pixels.pin_memory() for v in views]
-        else:
-            self.pixels = [v.pixels for v in views]
+        self.pixels = [self._place(v.pixels) for v in views]  # [H, W, 3] uint8 each
+        self.masks = [None if v.mask is None else self._place(v.mask) for v in views]  # [H, W] bool each
         self.viewmats = torch.stack([v.viewmat for v in views]).to(device)  # [V, 4, 4]
         self.Ks = torch.stack([v.K for v in views]).to(device)  # [V, 3, 3]
         self.image_bytes = size
@@ -164,6 +160,16 @@ class DeviceViews:
         """[1, H, W, 3] float32 in [0, 1] on the device (converted there from uint8)."""
         pixels = self.pixels[i].to(self.device, non_blocking=True)
         return pixels.float().div_(255.0)[None]
+
+    def mask(self, i: int) -> Tensor | None:
+        """[1, H, W] bool on the device, True where the pixel counts (None: every pixel)."""
+        mask = self.masks[i]
+        return None if mask is None else mask.to(self.device, non_blocking=True)[None]
+
+    def _place(self, tensor: Tensor) -> Tensor:
+        if self.storage == "device":
+            return tensor.to(self.device)
+        return tensor.pin_memory() if self.storage == "pinned" else tensor
 
     def camera(self, i: int) -> tuple[Tensor, Tensor]:
         """(viewmat [1, 4, 4], K [1, 3, 3]) on the device, without a copy."""

@@ -1,4 +1,10 @@
-"""Held-out evaluation (PSNR, SSIM) and preview images (render next to photo)."""
+"""Held-out evaluation (PSNR, SSIM) and preview images (render next to photo).
+
+A view with a mask is scored on its kept pixels only: PSNR from their mean squared error; SSIM
+(torchmetrics' map, averaged over the kept pixels) and LPIPS on the render with the ignored pixels
+taken from the photo, so that no window sees a difference there; previews show ignored pixels as
+a grey checkerboard on both sides.
+"""
 
 from __future__ import annotations
 
@@ -50,16 +56,36 @@ def evaluate(trainer: Trainer, views: list[View]) -> Evaluation:
     lpips = lpips_metric(trainer.device)
     for view in views:
         render = render_view(trainer, view)  # [H, W, 3]
-        a = render.permute(2, 0, 1)[None]
+        a = render.permute(2, 0, 1)[None]  # [1, 3, H, W]
         b = view.image.to(render.device).permute(2, 0, 1)[None]
-        psnrs.append(float(peak_signal_noise_ratio(a, b, data_range=1.0)))
-        ssims.append(float(structural_similarity_index_measure(a, b, data_range=1.0)))
+        if view.mask is None:
+            psnrs.append(float(peak_signal_noise_ratio(a, b, data_range=1.0)))
+            ssims.append(float(structural_similarity_index_measure(a, b, data_range=1.0)))
+        else:
+            keep = view.mask.to(render.device)[None, None].to(a.dtype)  # [1, 1, H, W]
+            psnrs.append(masked_psnr(a, b, keep))
+            a = a * keep + b * (1 - keep)  # ignored pixels agree: no SSIM window or LPIPS sees them
+            _, ssim_image = structural_similarity_index_measure(a, b, data_range=1.0, return_full_image=True)
+            ssims.append(float((ssim_image * keep).sum() / (keep.sum() * a.shape[1]).clamp(min=1.0)))
         if lpips is not None:
             lpipses.append(float(lpips(a.clamp(0, 1), b)))
     return Evaluation(
         psnr=float(np.mean(psnrs)), ssim=float(np.mean(ssims)),
         lpips=float(np.mean(lpipses)) if lpipses else None, n_views=len(views),
     )
+
+
+def masked_psnr(a: torch.Tensor, b: torch.Tensor, keep: torch.Tensor) -> float:
+    """PSNR (dB, data range 1) of images [1, C, H, W] over the pixels where keep [1, 1, H, W] is 1."""
+    mse = ((a - b) ** 2 * keep).sum() / (keep.sum() * a.shape[1]).clamp(min=1.0)
+    return float(-10.0 * torch.log10(mse.clamp(min=1e-10)))
+
+
+def checkerboard(height: int, width: int, cell: int = 8) -> torch.Tensor:
+    """[H, W, 3] light and dark grey squares: how previews show ignored pixels."""
+    y, x = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    shade = torch.where(((y // cell) + (x // cell)) % 2 == 0, 0.8, 0.6)
+    return shade[..., None].expand(height, width, 3)
 
 
 @torch.no_grad()
@@ -75,7 +101,12 @@ def write_previews(trainer: Trainer, views: list[View], folder: Path) -> list[st
     names = []
     for view in views:
         render = render_view(trainer, view).cpu()
-        side = torch.cat([render, view.image], dim=1)  # [H, 2W, 3]
+        photo = view.image
+        if view.mask is not None:
+            keep = view.mask[..., None].cpu()  # [H, W, 1]
+            board = checkerboard(view.height, view.width)
+            render, photo = torch.where(keep, render, board), torch.where(keep, photo, board)
+        side = torch.cat([render, photo], dim=1)  # [H, 2W, 3]
         name = Path(view.name).stem.replace("/", "_") + ".png"
         Image.fromarray((side.numpy() * 255).round().astype(np.uint8)).save(folder / name)
         names.append(name)

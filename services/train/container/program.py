@@ -31,6 +31,8 @@ class TrainMetrics(BaseModel):
     lpips: float | None
     n_test_views: int
     n_train_views: int
+    # Views with a mask (pixels to ignore): the loss, PSNR, SSIM and previews skip their masked pixels.
+    masked_views: int = 0
     n_gaussians: int
     steps: int
     # Step the run resumed from (None: started fresh).
@@ -98,6 +100,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
         lpips=scores.lpips,
         n_test_views=scores.n_views,
         n_train_views=len(scene.train),
+        masked_views=sum(1 for v in scene.train + scene.test if v.mask is not None),
         n_gaussians=n_written,
         steps=result.steps,
         resumed_from_step=result.resumed_from,

@@ -227,10 +227,11 @@ class Trainer:
         """One optimisation step on training view `i`; returns the loss (read back every 20 steps: a GPU sync)."""
         cfg = self.cfg
         target = self.views.target(i)  # [1, H, W, 3]
+        mask = self.views.mask(i)  # [1, H, W] bool or None
         renders, _, info = self.render(self.views.views[i], sh_degree, self.views.camera(i))
         if self.kind != "mcmc":
             self.strategy.step_pre_backward(self.params, self.optimizers, self.strategy_state, step, info)
-        loss = photometric(renders, target, cfg.ssim_lambda)
+        loss = photometric(renders, target, cfg.ssim_lambda, mask)
         if cfg.anisotropy_reg > 0:
             loss = loss + cfg.anisotropy_reg * anisotropy(self.params["scales"], cfg.max_anisotropy)
         if self.kind == "mcmc":
@@ -250,7 +251,8 @@ class Trainer:
             self.strategy.step_post_backward(self.params, self.optimizers, self.strategy_state, step, info, packed=False)
         if step % 20 == 0 or step + 1 == cfg.steps or self.device.type != "cuda":
             self._last_loss = float(loss.detach())
-            mse = float(((renders.detach() - target) ** 2).mean())
+            squared = (renders.detach() - target) ** 2
+            mse = float(squared.mean() if mask is None else squared[mask].mean())
             self._last_psnr = -10.0 * math.log10(max(mse, 1e-10))  # on this training view
         return self._last_loss
 

@@ -111,16 +111,16 @@ def test_two_cameras_in_one_set_get_two_model_cameras(drone_scene, tmp_path):
 def test_unrelated_photos_fail_with_no_overlap(tmp_path):
     photos = tmp_path / "photos"
     for seed in range(8):  # eight different scenes: nothing in common
-        render_scene("orbit", tmp_path / f"s{seed}", n_images=1, width=160, height=120, seed=100 + seed)
+        render_scene("orbit", tmp_path / f"s{seed}", n_images=1, width=240, height=180, seed=100 + seed)
         photos.mkdir(exist_ok=True)
         shutil.copy(tmp_path / f"s{seed}" / "IMG_0001.jpg", photos / f"p{seed}.jpg")
     # Different seeds share geometry, so scramble each photo's content to leave no common features.
     for k, jpg in enumerate(sorted(photos.glob("*.jpg"))):
         pixels = np.asarray(Image.open(jpg))
         rng = np.random.default_rng(k)
-        tiles = pixels.reshape(6, 20, 8, 20, 3).transpose(0, 2, 1, 3, 4).reshape(48, 20, 20, 3)
-        tiles = tiles[rng.permutation(48)]
-        Image.fromarray(tiles.reshape(6, 8, 20, 20, 3).transpose(0, 2, 1, 3, 4).reshape(120, 160, 3)).save(jpg)
+        tiles = pixels.reshape(9, 20, 12, 20, 3).transpose(0, 2, 1, 3, 4).reshape(108, 20, 20, 3)
+        tiles = tiles[rng.permutation(108)]
+        Image.fromarray(tiles.reshape(9, 12, 20, 20, 3).transpose(0, 2, 1, 3, 4).reshape(180, 240, 3)).save(jpg)
     out = tmp_path / "out"
     assert execute_stage(StageName.SFM, run, small_cfg(), photos, out) == EXIT_INPUT
     body = json.loads((out / FAILURE_FILE).read_text())

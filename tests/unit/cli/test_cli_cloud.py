@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from spaceport import cli
+from tests.support.photos import jpeg_bytes
 
 
 class FakeApi(BaseHTTPRequestHandler):
@@ -72,8 +73,10 @@ def aws(monkeypatch):
 def test_submit_uploads_the_photos_to_the_inbox_and_posts_a_signed_request(tmp_path, api, aws, capsys):
     photos = tmp_path / "roof"
     photos.mkdir()
-    for index in range(3):
-        (photos / f"IMG_{index}.jpg").write_bytes(b"\xff\xd8" + bytes([index]) * 100)
+    for index in range(8):
+        folder = photos / ("second pass" if index >= 6 else "")
+        folder.mkdir(exist_ok=True)
+        (folder / f"IMG_{index}.jpg").write_bytes(jpeg_bytes(index, 64, 48))
     (photos / "notes.txt").write_text("not a photo")
     code = cli.main(
         [
@@ -93,7 +96,10 @@ def test_submit_uploads_the_photos_to_the_inbox_and_posts_a_signed_request(tmp_p
     )
     assert code == cli.EXIT_OK, capsys.readouterr().err
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="uploads")["Contents"]]
-    assert sorted(keys) == ["inbox/roof-1/IMG_0.jpg", "inbox/roof-1/IMG_1.jpg", "inbox/roof-1/IMG_2.jpg"]
+    assert sorted(keys) == [f"inbox/roof-1/IMG_{i}.jpg" for i in range(6)] + [
+        "inbox/roof-1/second pass/IMG_6.jpg",
+        "inbox/roof-1/second pass/IMG_7.jpg",
+    ]
     (request,) = FakeApi.requests
     assert request["path"] == "/prod/jobs"
     assert request["body"]["inbox"] == "roof-1" and request["body"]["email"] == "a@example.com"
@@ -115,7 +121,8 @@ def test_submit_without_a_bucket_says_which_setting_is_missing(tmp_path, api, aw
     monkeypatch.delenv("SPACEPORT_BUCKET", raising=False)
     photos = tmp_path / "p"
     photos.mkdir()
-    (photos / "a.jpg").write_bytes(b"\xff\xd8")
+    for index in range(8):
+        (photos / f"{index}.jpg").write_bytes(jpeg_bytes(index, 64, 48))
     assert (
         cli.main(["submit", str(photos), "--email", "a@example.com", "--api-url", api])
         == cli.EXIT_ENVIRONMENT

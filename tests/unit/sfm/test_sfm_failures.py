@@ -29,8 +29,13 @@ class FakeModel:
 
 
 def photo_set(n: int, unreadable=(), too_large=()) -> PhotoSet:
-    return PhotoSet(photos=[SimpleNamespace(focal_source="exif_35mm")] * n, unreadable=list(unreadable), too_large=list(too_large),
-                    duplicates=[], ignored=[])
+    return PhotoSet(
+        photos=[SimpleNamespace(focal_source="exif_35mm", masked=False)] * n,
+        unreadable=list(unreadable),
+        too_large=list(too_large),
+        duplicates=[],
+        ignored=[],
+    )
 
 
 def write_noise(folder, n, size=(64, 48)):
@@ -44,7 +49,7 @@ def test_too_few_photos_fail_with_too_few_images():
     with pytest.raises(StageFailure) as failure:
         check_inputs(photo_set(3), Config(min_images=8))
     assert failure.value.cause is CauseCode.TOO_FEW_IMAGES
-    assert "3 readable photos" in failure.value.message
+    assert "3 usable photos" in failure.value.message
 
 
 def test_unreadable_photos_are_named_when_they_leave_too_few():
@@ -59,10 +64,15 @@ def test_a_few_unreadable_photos_among_many_only_warn():
     assert any("x.jpg" in w for w in warnings)
 
 
-def test_oversized_photos_fail_with_image_too_large():
+def test_an_oversized_photo_among_many_is_skipped_and_named():
+    warnings = check_inputs(photo_set(10, too_large=["huge.png"]), Config())
+    assert any("huge.png" in w and "megapixels" in w for w in warnings)
+
+
+def test_oversized_photos_that_leave_too_few_fail_with_image_too_large():
     with pytest.raises(StageFailure) as failure:
-        check_inputs(photo_set(10, too_large=["huge.png"]), Config())
-    assert failure.value.cause is CauseCode.IMAGE_TOO_LARGE
+        check_inputs(photo_set(5, too_large=["a.png", "b.png", "c.png"]), Config())
+    assert failure.value.cause is CauseCode.IMAGE_TOO_LARGE and "a.png" in failure.value.message
 
 
 def test_no_model_fails_with_no_overlap(tmp_path, monkeypatch):
@@ -75,17 +85,45 @@ def test_no_model_fails_with_no_overlap(tmp_path, monkeypatch):
 
 def test_low_registration_reports_the_ratio(tmp_path):
     with pytest.raises(StageFailure) as failure:
-        _check_model(FakeModel(4), 10, tmp_path / "db", MatcherPlan("spatial", "exhaustive", ""), "exhaustive",
-                     Config(min_registration_ratio=0.5))
+        _check_model(
+            FakeModel(4),
+            10,
+            tmp_path / "db",
+            MatcherPlan("spatial", "exhaustive", ""),
+            "exhaustive",
+            Config(min_registration_ratio=0.5),
+        )
     assert failure.value.cause is CauseCode.LOW_REGISTRATION
     assert "4 of 10" in failure.value.message and "40%" in failure.value.message
     assert "spatial then exhaustive" in failure.value.message
 
 
+def test_low_registration_names_the_photos_left_out_and_the_groups(tmp_path):
+    photos = [SimpleNamespace(name=f"c{k}.jpg", original=f"day 1/c{k}.JPG") for k in range(10)]
+    model = SimpleNamespace(
+        num_reg_images=lambda: 4,
+        num_points3D=lambda: 5000,
+        images={k: SimpleNamespace(name=f"c{k}.jpg", has_pose=True) for k in range(4)},
+    )
+    groups = [[f"c{k}.jpg" for k in range(4)], [f"c{k}.jpg" for k in range(4, 10)]]
+    with pytest.raises(StageFailure) as failure:
+        _check_model(
+            model, 10, tmp_path / "db", MatcherPlan("exhaustive", None, ""), None, Config(), groups, photos
+        )
+    assert "2 separate groups" in failure.value.message and "(6, 4)" in failure.value.message
+    assert "day 1/c4.JPG" in failure.value.message
+
+
 def test_model_without_enough_points_is_degenerate(tmp_path):
     with pytest.raises(StageFailure) as failure:
-        _check_model(FakeModel(10, points=20), 10, tmp_path / "db", MatcherPlan("exhaustive", None, ""), None,
-                     Config(min_points3d=100))
+        _check_model(
+            FakeModel(10, points=20),
+            10,
+            tmp_path / "db",
+            MatcherPlan("exhaustive", None, ""),
+            None,
+            Config(min_points3d=100),
+        )
     assert failure.value.cause is CauseCode.DEGENERATE_MODEL
 
 
@@ -94,7 +132,7 @@ def test_good_model_passes(tmp_path):
 
 
 def test_stage_with_two_photos_writes_failure_json_and_exits_2(tmp_path):
-    write_noise(tmp_path / "in", 2)
+    write_noise(tmp_path / "in", 2, size=(320, 240))
     code = execute_stage(StageName.SFM, run, Config(), tmp_path / "in", tmp_path / "out")
     assert code == EXIT_INPUT
     body = json.loads((tmp_path / "out" / FAILURE_FILE).read_text())

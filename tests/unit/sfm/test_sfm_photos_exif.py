@@ -125,12 +125,13 @@ def test_non_images_unreadable_and_duplicate_files_are_sorted_out(tmp_path):
     (src / "b.jpg").write_bytes((src / "a.jpg").read_bytes())
     Image.fromarray(marked_pixels()[::-1].copy()).save(src / "c.png")
     (src / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    (src / "job.json").write_text("{}")
+    (src / "job.json").write_text("{}")  # the manifest is ours, neither a photo nor skipped
+    (src / "notes.txt").write_text("shot on a cloudy day")
     result = prepare_photos(src, tmp_path / "work", 1000)
     assert [p.name for p in result.photos] == ["a.jpg", "c.png"]
     assert result.duplicates == ["b.jpg"]
     assert result.unreadable == ["broken.jpg"]
-    assert result.ignored == ["job.json"]
+    assert result.ignored == ["notes.txt"]
 
 
 def test_heic_photos_are_read(tmp_path):

@@ -206,3 +206,17 @@ def test_needle_penalty_spares_discs_and_pulls_needles_back():
     loss.backward()
     assert torch.all(log_scales.grad[:2] == 0)
     assert log_scales.grad[2, 2] > 0 and log_scales.grad[2, :2].sum() < 0  # shrink the long axis, grow the middle
+
+
+def test_a_gaussian_seen_only_under_a_mask_counts_as_unseen():
+    params = _params([[0.0, 0.0, 0.0], [0.0, 0.9, 0.0]], [[0.05] * 3, [0.05] * 3], [0.9, 0.9])
+    view = _view("a", (3.0, 0.0, 0.0))  # looks along -x: world +y is image right (column 22 here)
+    keep = torch.ones(24, 32, dtype=torch.bool)
+    keep[:, 20:] = False  # the right columns are ignored (a cut-out's background)
+    open_weights = view_weights(dict(params.items()), DeviceViews([view], torch.device("cpu")))
+    masked = View(view.name, view.pixels, view.K, view.viewmat, mask=keep)
+    placed = DeviceViews([masked], torch.device("cpu"))
+    assert placed.mask(0).shape == (1, 24, 32)
+    weights = view_weights(dict(params.items()), placed)
+    assert open_weights[1] > 1.0 and weights[1] < 0.1 * open_weights[1]
+    assert weights[0] == pytest.approx(float(open_weights[0]), rel=1e-5)

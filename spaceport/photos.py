@@ -1,0 +1,101 @@
+"""The CLI's side of a photo folder: find the photos (the rules of shared/photo_formats.py, as
+ingest and SfM apply them), refuse a folder before anything is copied or uploaded, copy it into
+the local inbox (and take the copy back when the job is refused), and say what happened to the
+photos afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.causes import CauseCode
+from shared.errors import UserInputError
+from shared.events import check_email
+from shared.photo_folder import scan_folder
+from shared.photo_formats import FORMAT_NAMES, MIN_PHOTOS, Selection, Skip, describe_skipped, name_list
+
+
+@dataclass
+class PhotoFolder:
+    folder: Path
+    selection: Selection
+
+    @property
+    def files(self) -> dict[str, Path]:
+        """What a job needs from the folder (relative path -> file): the photos, their masks, and
+        the identical copies (ingest and SfM name them in their warnings)."""
+        names = [*self.selection.photos, *self.selection.masks.values()]
+        names += [s.name for s in self.selection.skipped_for(Skip.DUPLICATE)]
+        return {name: self.folder / name for name in names}
+
+    @property
+    def warnings(self) -> list[str]:
+        return describe_skipped(self.selection.skipped)
+
+
+def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = MIN_PHOTOS) -> PhotoFolder:
+    """Check the address, the folder and the photo count before anything is copied.
+
+    Raises UserInputError (INVALID_REQUEST for the address or folder, TOO_FEW_IMAGES or
+    UNREADABLE_IMAGES for the photos) with local paths in the message.
+    """
+    if email is not None:
+        try:
+            check_email(email)
+        except ValueError as exc:
+            raise UserInputError(CauseCode.INVALID_REQUEST, str(exc)) from exc
+    if not folder.is_dir():
+        raise UserInputError(CauseCode.INVALID_REQUEST, f"{folder} is not a folder of photos")
+    found = PhotoFolder(folder, scan_folder(folder))
+    count = len(found.selection.photos)
+    if count < min_photos:
+        left_out = "; ".join(found.warnings)
+        raw = found.selection.skipped_for(Skip.RAW)
+        raw_would_do = raw and count + len(raw) >= min_photos
+        cause = CauseCode.UNREADABLE_IMAGES if raw_would_do else CauseCode.TOO_FEW_IMAGES
+        found_text = f"found {count} photos" if count else "no photos"
+        raise UserInputError(
+            cause,
+            f"{found_text} in {folder} or its sub-folders; at least {min_photos} are needed "
+            f"(accepted: {FORMAT_NAMES})" + (f"; {left_out}" if left_out else ""),
+        )
+    return found
+
+
+def copy_into_inbox(photos: PhotoFolder, target: Path) -> int:
+    """Copy (never move or modify) the job's files, keeping their sub-folders; returns the bytes copied."""
+    target.mkdir(parents=True, exist_ok=False)
+    total = 0
+    for name, source in photos.files.items():
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+        total += source.stat().st_size
+    return total
+
+
+def remove_inbox_copy(target: Path) -> None:
+    """Take back a copy made for a job that was refused: nothing of it is left behind."""
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def photo_notes(view: dict[str, Any], left_out: bool = True) -> list[str]:
+    """Lines for the terminal from a job view's `photos` (services/ingest/logic.photo_summary);
+    left_out=False omits the files ingest left out (printed when the job was submitted)."""
+    photos = view.get("photos") or {}
+    notes = [f"left out: {line}" for line in photos.get("left_out", [])] if left_out else []
+    unplaced = photos.get("unplaced") or []
+    if unplaced:
+        notes.append(f"not placed in 3D ({len(unplaced)} of {photos.get('count')}): {name_list(unplaced)}")
+    groups = photos.get("groups") or []
+    if len(groups) > 1:
+        notes.append(
+            f"the photos form {len(groups)} separate groups ({', '.join(map(str, groups))} photos); "
+            "the model holds one: submit each capture as its own job"
+        )
+    if photos.get("with_masks"):
+        notes.append(f"{photos['with_masks']} photos with masks (masked pixels ignored)")
+    return notes
