@@ -189,9 +189,9 @@ def memory_scene(n_points: int, width: int, height: int, n_views: int = 3) -> Sc
                  scene_scale=1.1)
 
 
-def memory_check(n: int, width: int, height: int, device: torch.device, t4_gib: float = 15.0) -> Verdict:
+def memory_check(n: int, width: int, height: int, device: torch.device, t4_gib: float = 14.5) -> Verdict:
     """Peak allocated memory over MCMC steps at the cap (SH 3), against our planning estimate; and
-    whether a 16 GB T4 (about 15 GiB usable) holds it with 300 images of this size."""
+    whether a 16 GB T4 (torch sees about 14.6 GiB) holds it with 300 images of this size."""
     from services.train.container.device import training_memory_bytes
     from services.train.container.trainer import Trainer
 
