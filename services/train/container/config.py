@@ -72,12 +72,10 @@ class Config(BaseModel):
     anisotropy_reg: float = Field(default=0.1, ge=0)
     # Largest longest-to-middle axis ratio a Gaussian may have before the needle penalty applies.
     max_anisotropy: float = Field(default=10.0, gt=1)
-    # Before export, remove Gaussians that cannot show in any training view or are mostly haze:
+    # Before export, remove Gaussians that no training view shows or that are mostly haze:
     cleanup: bool = True
     # ... opacity below this;
     cleanup_min_opacity: float = Field(default=0.005, ge=0, lt=1)
-    # ... largest axis (1 sigma) above this share of the scene scale (camera spread radius);
-    cleanup_max_scale: float = Field(default=0.5, gt=0)
     # ... largest blending weight in any training view below this many pixels (sum of alpha * T).
     cleanup_min_weight: float = Field(default=0.5, ge=0)
     # Every n-th image (sorted by name) is held out for evaluation, never trained on.

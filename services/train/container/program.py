@@ -44,7 +44,7 @@ class TrainMetrics(BaseModel):
     warmup_seconds: float
     # Where the uint8 training images lived: "device" (GPU), "pinned" (host, async copies) or "cpu".
     image_storage: str
-    # Gaussians removed before export, by rule (low_opacity, oversized, unseen); see cleanup.py.
+    # Gaussians removed before export, by rule (low_opacity, unseen); see cleanup.py.
     removed_gaussians: dict[str, int]
     # Held-out PSNR (dB) before that removal (None: no cleanup or no held-out views).
     psnr_before_cleanup: float | None
@@ -80,13 +80,11 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
     progress.update(result.steps, cfg.steps, phase="evaluate", force=True)
     started = time.monotonic()
     test = trainer.scene.test  # in the training frame
-    removed = CleanupReport(low_opacity=0, oversized=0, unseen=0, kept=len(trainer.params["means"]))
+    removed = CleanupReport(low_opacity=0, unseen=0, kept=len(trainer.params["means"]))
     psnr_before: float | None = None
     if cfg.cleanup:
         psnr_before = evaluate(trainer, test).psnr
-        removed = remove_floaters(
-            trainer.params, trainer.optimizers, trainer.views, trainer.scene.scene_scale, cfg
-        )
+        removed = remove_floaters(trainer.params, trainer.optimizers, trainer.views, cfg)
     scores = evaluate(trainer, test)
     previews = write_previews(trainer, test[: cfg.preview_count], out_dir / "previews")
     n_written = write_ply(out_dir / "model.ply", trainer.world_params())
@@ -108,7 +106,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
         steps_per_second=round(result.steps_per_second, 3),
         warmup_seconds=round(result.warmup_seconds, 3),
         image_storage=trainer.views.storage,
-        removed_gaussians={"low_opacity": removed.low_opacity, "oversized": removed.oversized, "unseen": removed.unseen},
+        removed_gaussians={"low_opacity": removed.low_opacity, "unseen": removed.unseen},
         psnr_before_cleanup=psnr_before,
         peak_gpu_memory_mb=None if peak_gpu is None else round(peak_gpu, 1),
         device=str(device),

@@ -171,13 +171,13 @@ def test_view_weight_of_a_lone_gaussian_is_its_rendered_alpha_sum():
     assert float(weights[0]) == pytest.approx(float(alphas.sum()), rel=1e-5) and float(weights[0]) > 5
 
 
-def test_cleanup_removes_haze_giants_hidden_and_unseen_gaussians_and_counts_each():
+def test_cleanup_removes_haze_and_hidden_and_unseen_gaussians_keeps_giants_and_counts_each():
     params = _params(
         [
             [0.0, 0.0, 0.0],  # 0 kept: in view of both cameras
             [0.0, 0.3, 0.1],  # 1 kept
             [0.0, 0.0, 0.1],  # 2 low opacity
-            [0.0, 0.0, -0.1],  # 3 oversized
+            [0.0, 0.0, -0.1],  # 3 kept: large (the sky, a wall) but seen
             [0.0, 0.0, 40.0],  # 4 unseen: above every camera's frustum
             [-0.6, 0.0, 0.0],  # 5 unseen: hidden behind the opaque wall 6 from camera a; behind camera b
             [2.0, 0.0, 0.0],  # 6 kept: an opaque wall in front of camera a
@@ -188,10 +188,9 @@ def test_cleanup_removes_haze_giants_hidden_and_unseen_gaussians_and_counts_each
     optimizers = {k: torch.optim.Adam([{"params": v, "lr": 1e-3, "name": k}]) for k, v in params.items()}
     views = [_view("a", (3.0, 0.0, 0.0)), _view("b", (-0.5, 0.0, 0.0), target=(3.0, 0.0, 0.0))]
     placed = DeviceViews(views, torch.device("cpu"))
-    cfg = Config(cleanup_min_opacity=0.005, cleanup_max_scale=0.5, cleanup_min_weight=0.5)
-    report = remove_floaters(params, optimizers, placed, scene_scale=2.0, cfg=cfg)
-    assert (report.low_opacity, report.oversized, report.unseen, report.kept) == (1, 1, 2, 3)
-    assert torch.allclose(params["means"][:, 0], torch.tensor([0.0, 0.0, 2.0]))
+    report = remove_floaters(params, optimizers, placed, Config(cleanup_min_opacity=0.005, cleanup_min_weight=0.5))
+    assert (report.low_opacity, report.unseen, report.kept) == (1, 2, 4)
+    assert torch.allclose(params["means"][:, 0], torch.tensor([0.0, 0.0, 0.0, 2.0]))
     assert params["means"] is optimizers["means"].param_groups[0]["params"][0]
 
 
