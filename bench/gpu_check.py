@@ -14,9 +14,9 @@ the CPU side of every comparison meanwhile, then prints one PASS/FAIL line per c
   mcmc ops     our CPU relocation and covariance vs gsplat's CUDA ones
   strategy x2  default and MCMC on CUDA: params and optimizer state on the device after
                densification, cap held, opacity reset seen (default)
-  psnr x2      2,000 steps on CUDA, each strategy: held-out PSNR (default: within 0.5 dB of the
+  psnr x2      2,000 steps on CUDA, each strategy: held-out PSNR (default: within 1 dB of the
                same run on the CPU) and steps/s
-  resume       checkpoint -> SIGKILL -> resume on CUDA, PSNR within 0.5 dB of an unbroken run
+  resume       checkpoint -> SIGKILL -> resume on CUDA, PSNR within 1 dB of an unbroken run
   memory       peak at 1M Gaussians / 1600 px against our estimate; is a 16 GB T4 enough?
 
 Figures also go to OUT/gpu_check.json (OUT = --out, else $OUT, else /tmp/gpu-check).
@@ -56,6 +56,9 @@ class Plan:
     budget_s: float  # the whole script
 
 
+# Two runs of one config differ by chaos alone: up to 0.46 dB between CPU runs of the preview preset
+# (docs/bench/train.md), and CUDA sums in another order. A larger gap is a real difference.
+PSNR_SPREAD = 1.0
 TRAIN = {"max_image_size": 320, "sh_degree": 3, "sh_degree_interval": 500, "steps": 2000, "refine_start": 300,
          "refine_stop": 1500, "refine_every": 100, "reset_every": 1000, "max_gaussians": 20_000,
          "checkpoint_every": 10_000, "preview_count": 0, "test_every": 8}
@@ -149,14 +152,14 @@ def metrics(folder: Path) -> dict[str, Any]:
 
 def psnr_verdict(name: str, m: dict[str, Any], floor: float, ref: float | None, want_ref: bool) -> cases.Verdict:
     """`ref`: the same run's PSNR on the CPU (None: not finished, a failure when `want_ref`)."""
-    ok = m["psnr"] is not None and m["psnr"] >= floor and (ref is None or m["psnr"] >= ref - 0.5)
+    ok = m["psnr"] is not None and m["psnr"] >= floor and (ref is None or m["psnr"] >= ref - PSNR_SPREAD)
     ok &= ref is not None or not want_ref
     against = f", CPU {ref:.2f} dB" if ref is not None else (", CPU reference not finished" if want_ref else "")
     figures = (f"held-out PSNR {m['psnr']:.2f} dB{against}, {m['steps_per_second']:.1f} steps/s "
                f"(warm-up {m['warmup_seconds']:.1f} s), {m['n_gaussians']} Gaussians, images on {m['image_storage']}, "
                f"peak {m['peak_gpu_memory_mb']} MiB, removed before export {m['removed_gaussians']} "
                f"(PSNR before {m['psnr_before_cleanup']:.2f} dB)")
-    tolerance = f">= {floor} dB" + (" and >= CPU - 0.5 dB" if want_ref else "")
+    tolerance = f">= {floor} dB" + (f" and >= CPU - {PSNR_SPREAD} dB" if want_ref else "")
     return cases.Verdict(name, ok, figures, tolerance, m)
 
 
@@ -176,10 +179,10 @@ def kill_resume(run: Run, cfg: Config, scene_dir: Path, unbroken: float) -> case
     m = metrics(out)
     step = int(saved[-1].stem.split("_")[1])
     ok = m["resumed_from_step"] is not None and m["resumed_from_step"] >= step and m["steps"] == cfg.steps
-    ok &= m["psnr"] >= unbroken - 0.5
+    ok &= m["psnr"] >= unbroken - PSNR_SPREAD
     return cases.Verdict("resume after SIGKILL", ok,
                          f"killed after checkpoint {step}, resumed from {m['resumed_from_step']} to {m['steps']}; "
-                         f"PSNR {m['psnr']:.2f} dB vs unbroken {unbroken:.2f} dB", "resumes, PSNR >= unbroken - 0.5 dB", m)
+                         f"PSNR {m['psnr']:.2f} dB vs unbroken {unbroken:.2f} dB", f"resumes, PSNR >= unbroken - {PSNR_SPREAD} dB", m)
 
 
 def main_check(run: Run) -> None:
