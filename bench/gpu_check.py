@@ -59,13 +59,16 @@ class Plan:
 # Two runs of one config differ by chaos alone: up to 0.46 dB between CPU runs of the preview preset
 # (docs/bench/train.md), and CUDA sums in another order. A larger gap is a real difference.
 PSNR_SPREAD = 1.0
+# Threads of the background CPU reference run (about 950 CPU-s); nvcc gets the other cores.
+CPU_REF_THREADS = 8
 TRAIN = {"max_image_size": 320, "sh_degree": 3, "sh_degree_interval": 500, "steps": 2000, "refine_start": 300,
          "refine_stop": 1500, "refine_every": 100, "reset_every": 1000, "max_gaussians": 20_000,
          "checkpoint_every": 10_000, "preview_count": 0, "test_every": 8}
 FULL = Plan(
     raster=((500, 640, 480), (20_000, 640, 480), (150_000, 1280, 960)),
     scene={"n_images": 24, "width": 320, "height": 240, "n_gaussians": 20_000, "n_points": 2000},
-    train=TRAIN, short_steps=400, resume_steps=600, memory=(1_000_000, 1600, 1067), psnr_floor=22.0, budget_s=470,
+    # psnr_floor: the default strategy reached 32.76 dB on this scene on the CPU (2 threads, 476 s).
+    train=TRAIN, short_steps=400, resume_steps=600, memory=(1_000_000, 1600, 1067), psnr_floor=28.0, budget_s=470,
 )
 DRY = Plan(
     raster=((300, 48, 36), (1000, 64, 48), (3000, 96, 72)),
@@ -121,7 +124,7 @@ def start_build(run: Run) -> subprocess.Popen[bytes]:
         code = "from services.train.container.raster import kernel; import sys; sys.exit(0 if kernel.load() else 1)"
     else:
         major, minor = torch.cuda.get_device_capability(0)
-        env.update({"TORCH_CUDA_ARCH_LIST": f"{major}.{minor}", "MAX_JOBS": str(max(2, (os.cpu_count() or 4) - 6))})
+        env.update({"TORCH_CUDA_ARCH_LIST": f"{major}.{minor}", "MAX_JOBS": str(max(4, (os.cpu_count() or 4) - CPU_REF_THREADS))})
         code = "from gsplat.cuda._backend import _C; import sys; sys.exit(0 if _C is not None else 1)"
     return spawn([sys.executable, "-c", code], run.out / "build.log", env)
 
@@ -166,7 +169,8 @@ def psnr_verdict(name: str, m: dict[str, Any], floor: float, ref: float | None, 
 def kill_resume(run: Run, cfg: Config, scene_dir: Path, unbroken: float) -> cases.Verdict:
     out = run.work / "resume"
     cfg = cfg.model_copy(update={"checkpoint_dir": str(out / "checkpoints"), "checkpoint_every": max(cfg.steps // 6, 1)})
-    proc = train_child(run, cfg, scene_dir, out, 4, "resume_killed.log")
+    threads = 1 if run.dry else 4
+    proc = train_child(run, cfg, scene_dir, out, threads, "resume_killed.log")
     deadline = time.monotonic() + run.left() - 30
     while not list((out / "checkpoints").glob("ckpt_*.pt")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -175,7 +179,7 @@ def kill_resume(run: Run, cfg: Config, scene_dir: Path, unbroken: float) -> case
     saved = sorted((out / "checkpoints").glob("ckpt_*.pt"))
     if not saved:
         return cases.failed("resume after SIGKILL", "no checkpoint was written before the kill")
-    wait(train_child(run, cfg, scene_dir, out, 4, "resume.log"), run.left() - 10)
+    wait(train_child(run, cfg, scene_dir, out, threads, "resume.log"), run.left() - 10)
     m = metrics(out)
     step = int(saved[-1].stem.split("_")[1])
     ok = m["resumed_from_step"] is not None and m["resumed_from_step"] >= step and m["steps"] == cfg.steps
@@ -195,7 +199,8 @@ def main_check(run: Run) -> None:
     scene_dir = run.work / "scene"
     write_scene(scene_dir, seed=1, **plan.scene)
     cfg = Config(**plan.train)
-    cpu_ref = train_child(run, cfg.model_copy(update={"device": "cpu"}), scene_dir, run.work / "cpu", 6, "cpu_train.log")
+    cpu_ref = train_child(run, cfg.model_copy(update={"device": "cpu"}), scene_dir, run.work / "cpu",
+                          1 if run.dry else CPU_REF_THREADS, "cpu_train.log")
     print(f"prep: scene written, build and CPU reference running ({time.monotonic() - run.started:.0f} s)", flush=True)
     torch.set_num_threads(4)
     raster_refs = [(n, w, h, cases.raster_inputs(n, w, h, seed=n)) for n, w, h in plan.raster]
