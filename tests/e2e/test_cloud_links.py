@@ -20,13 +20,13 @@ import pytest
 import requests
 from moto.ses.models import ses_backends
 
-from shared.adapters.aws import DynamoJobTable, S3ObjectStore
+from shared.adapters.dynamo import DynamoJobTable
 from shared.jobs import Job, JobState
 from shared.links import sign
 from tests.support.aws_env import ACCOUNT_ID, DEFAULT_REGION, TEST_API_ID, SpaceportAws
+from tests.support.cloud_play import play_sagemaker
 from tests.support.lambda_pump import LambdaContext, Pump, cold_start
 from tests.support.photos import jpeg_bytes
-from tests.support.sagemaker import finish_stage
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
 API_HOST = f"{TEST_API_ID}.execute-api.{DEFAULT_REGION}.amazonaws.com"
@@ -98,18 +98,7 @@ def run_job_through_the_api(env: SpaceportAws) -> Job:
     pump = Pump(env)
     for stage in ("sfm", "train", "compress"):
         pump.run()
-        record = table.get(job_id).stages[stage]
-        envelope = finish_stage(S3ObjectStore(s3), stage, record.output_uri, record.run_name)
-        env.client("events").put_events(
-            Entries=[
-                {
-                    "Source": envelope.source,
-                    "DetailType": envelope.detail_type,
-                    "Detail": json.dumps(envelope.detail),
-                    "EventBusName": "default",
-                }
-            ]
-        )
+        play_sagemaker(env, stage, job=table.get(job_id))
     pump.run()
     job = table.get(job_id)
     assert job is not None and job.state is JobState.SUCCEEDED

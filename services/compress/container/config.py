@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.options import JobOptions, Preset
+from shared.options import JobOptions, Preset, resolve
 
 
 class Config(BaseModel):
@@ -71,7 +71,7 @@ class Config(BaseModel):
         base = PRESETS[options.preset]
         return base.model_copy(
             update={
-                "keep_sh": options.keep_sh and options.sh_degree > 0,
+                "keep_sh": options.keep_sh and resolve(options).sh_degree > 0,
                 "prune_opacity": options.prune_opacity,
             }
         )

@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.options import JobOptions, Preset
+from shared.options import JobOptions, Preset, resolve
 from shared.photo_formats import MIN_PHOTO_SIDE, MIN_PHOTOS
 
 SfmMatcher = Literal["auto", "exhaustive", "sequential", "spatial"]
-Mapper = Literal["incremental", "global"]
+Mapper = Literal["auto", "incremental", "global"]
 
 
 class Config(BaseModel):
@@ -47,26 +47,40 @@ class Config(BaseModel):
     min_image_side: int = Field(default=MIN_PHOTO_SIDE, ge=0)
     # A model with fewer 3D points than this fails with DEGENERATE_MODEL.
     min_points3d: int = Field(default=100, ge=0)
-    # Camera solver: global (GLOMAP, built into pycolmap; registered 16/16 banana photos where
-    # incremental placed 15, see docs/bench/sfm.md) or incremental (COLMAP).
-    mapper: Mapper = "global"
+    # Camera solver: "auto" = incremental (COLMAP) with GPS position priors when photos have GPS
+    # (only it takes them), else global (GLOMAP: registered 16/16 banana photos where incremental
+    # placed 15, see docs/bench/sfm.md); a global solve that builds nothing (flat ground seen from
+    # straight above: every pair is a homography) is retried incremental.
+    mapper: Mapper = "auto"
     # Refine the principal point in a final bundle adjustment (kept only if it stays near the centre).
     refine_principal_point: bool = True
     # Largest accepted principal-point shift from the image centre, as a fraction of width/height.
     max_principal_point_offset: float = Field(default=0.05, ge=0.0, le=0.5)
+    # After the final bundle adjustment, triangulate the points the mapper left out (poses fixed).
+    triangulate_more: bool = True
+    # ... including points seen in only two photos (a denser start for training).
+    two_view_points: bool = True
     # Align the model to a local east-north-up metric frame when enough photos have GPS.
     georeference: bool = True
+    # ... with GPS as position priors (sigmas from the noise model) in the final bundle adjustment.
+    gps_bundle_adjustment: bool = True
     # Fewest photos with GPS (and registered) needed to geo-reference.
     min_gps_images: int = Field(default=3, ge=3)
     # CPU threads for extraction, matching and mapping (-1: all cores).
     num_threads: int = -1
     # Seed for RANSAC and the mappers (deterministic runs).
     seed: int = 0
+    # "solve" the cameras; "import" the COLMAP model in the input (importer.py); "auto": import
+    # when the input holds one.
+    mode: Literal["auto", "solve", "import"] = "auto"
 
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
+        """The preset's config at the job's image size when one is given; otherwise the preset's SfM
+        size, raised to the training size (the undistorted images are what training reads)."""
         base = PRESETS[options.preset]
-        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": options.matcher})
+        size = options.max_image_size or max(base.max_image_size, resolve(options).max_image_size)
+        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher, "mode": options.sfm_mode})
 
 
 PRESETS: dict[Preset, Config] = {

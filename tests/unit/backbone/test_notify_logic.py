@@ -138,7 +138,7 @@ def test_a_local_run_reports_what_the_cloud_would_cost(world):
         world.table.items[JOB_ID]["stages"][stage]["instance_type"] = "local"
     notify.handle(success(), world.ports, PIPELINE)
     text = world.mailer.sent[0].text
-    assert "Cloud cost of this job (estimate): about $" in text and "$0.00" not in text
+    assert "The same job in the cloud (estimate): about $" in text and "$0.00" not in text
 
 
 COMPRESS_WITH_ALL_OUTPUTS = {
@@ -175,9 +175,10 @@ def test_report_and_email_list_every_model_file_with_its_size(world):
     assert listed["lod/"]["link"] == report["links"]["lod/lod-meta.json"]
     # AND the email names each file with its size
     (email,) = world.mailer.sent
-    for line in ("model.ply (494 MB)", "model.sog (22 MB)", "model.spz (41 MB)",
-                 "lod/ (43 MB, 3.4 MB before the first picture)"):  # fmt: skip
-        assert line in email.text and line in email.html.replace("</a> (", " (")
+    for name, size in (("model.ply", "494 MB"), ("model.sog", "22 MB"), ("model.spz", "41 MB"),
+                       ("lod/", "43 MB, 3.4 MB before the first picture")):  # fmt: skip
+        assert f"{name}: {size}" in email.text
+        assert f"<th align=left>{name}</th><td>{size}</td>" in email.html
 
 
 def test_report_of_an_older_compress_stage_still_lists_the_sog(world):
