@@ -18,6 +18,10 @@ class Preset(StrEnum):
     QUALITY = "quality"  # more steps, full resolution, more Gaussians
 
 
+# Most frames the SfM stage keeps from a job's videos (shared among them by duration), by preset:
+# a frame every half second of a 75 s (preview), 150 s (standard) or 300 s (quality) video.
+VIDEO_FRAME_CAP: dict[Preset, int] = {Preset.PREVIEW: 150, Preset.STANDARD: 300, Preset.QUALITY: 600}
+
 # No vocabulary-tree matching: it needs a downloaded tree, and pycolmap aborts the process without one.
 Matcher = Literal["auto", "exhaustive", "sequential", "spatial"]
 
@@ -39,3 +43,14 @@ class JobOptions(BaseModel):
     max_gaussians: int | None = Field(default=None, ge=1_000, le=10_000_000)
     # Drop splats with opacity below this before compression.
     prune_opacity: float = Field(default=0.004, ge=0.0, le=0.5)
+    # Most frames kept from the job's videos, shared among them by duration (None: the preset's cap).
+    max_video_frames: int | None = Field(default=None, ge=8, le=2_000)
+    # Seconds left out at the start of every video (take-off, the operator walking into place).
+    video_trim_start_s: float = Field(default=0.0, ge=0.0, le=3_600.0)
+    # Seconds left out at the end of every video (landing, walking back).
+    video_trim_end_s: float = Field(default=0.0, ge=0.0, le=3_600.0)
+
+    @property
+    def video_frame_cap(self) -> int:
+        """Most frames kept from the job's videos: the option, else the preset's cap."""
+        return self.max_video_frames or VIDEO_FRAME_CAP[self.preset]
