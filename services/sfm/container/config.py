@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.sfm.container.video_config import VideoConfig
 from shared.options import JobOptions, Preset
 from shared.photo_formats import MIN_PHOTO_SIDE, MIN_PHOTOS
 
@@ -62,11 +63,14 @@ class Config(BaseModel):
     num_threads: int = -1
     # Seed for RANSAC and the mappers (deterministic runs).
     seed: int = 0
+    # Frames from videos: how many, which, trimming (services/sfm/container/video_config.py).
+    video: VideoConfig = Field(default_factory=VideoConfig)
 
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
         base = PRESETS[options.preset]
-        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": options.matcher})
+        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": options.matcher,
+                                       "video": VideoConfig.from_options(options)})
 
 
 PRESETS: dict[Preset, Config] = {
