@@ -79,10 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=help_text, description=help_text, epilog=EPILOG, formatter_class=formatter
         )
 
-    run = add("run", "Process a folder of photos on this machine, showing progress until the model is ready.")
+    run = add("run", "Process a folder of photos or videos on this machine, showing progress until the model is ready.")
     run.add_argument(
-        "photos", type=Path, metavar="PHOTOS_DIR",
-        help="folder of photos, sub-folders included (JPEG, PNG, TIFF, WebP, HEIC, AVIF...; never modified)",
+        "photos", type=Path, metavar="PHOTOS",
+        help="folder of photos and videos, sub-folders included (JPEG, PNG, TIFF, WebP, HEIC, AVIF..., "
+        "MP4, MOV, MKV...), or one video file (its DJI .SRT beside it is read); never modified",
     )
     _job_options(run)
     _data_dir(run)
@@ -156,6 +157,9 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "exhaustive", "sequential", "spatial"),
         help="feature matcher",
     )
+    parser.add_argument("--max-frames", type=int, help="most frames taken from the videos (default: by preset)")
+    parser.add_argument("--trim-start", type=float, help="seconds left out at the start of every video")
+    parser.add_argument("--trim-end", type=float, help="seconds left out at the end of every video")
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
@@ -211,6 +215,10 @@ def job_options(args: argparse.Namespace) -> Any:
         values["max_image_size"] = args.max_image_size
     if args.matcher is not None:
         values["matcher"] = args.matcher
+    for flag, option in (("max_frames", "max_video_frames"), ("trim_start", "video_trim_start_s"),
+                         ("trim_end", "video_trim_end_s")):
+        if getattr(args, flag, None) is not None:
+            values[option] = getattr(args, flag)
     try:
         return JobOptions(**values)
     except ValidationError as exc:
@@ -260,7 +268,7 @@ def submit_local(runtime: Any, photos_dir: Path, email: str, options: Any) -> An
     except ValueError as exc:
         raise CliError(f"invalid request: {exc}") from exc
     size = copy_into_inbox(photos, runtime.inbox_dir(name))
-    print(f"copied {len(photos.selection.photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
+    print(f"copied {photos.counted} ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
     try:
         job = submit_job(request, LOCAL_CALLER, runtime.ports, runtime.pipeline)
     except UserInputError as exc:
@@ -593,7 +601,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
     job_id = body.get("job_id", "?")
     print(
-        f"job {job_id} submitted ({len(photos.selection.photos)} photos in inbox/{name}/); "
+        f"job {job_id} submitted ({photos.counted} in inbox/{name}/); "
         f"the result goes to {args.email}"
     )
     for warning in photos.warnings:
