@@ -122,6 +122,10 @@ def photo_notes(view: dict[str, Any], left_out: bool = True) -> list[str]:
             f"the photos form {len(groups)} separate groups ({', '.join(map(str, groups))} photos); "
             "the model holds one: submit each capture as its own job"
         )
+    for video in photos.get("videos") or []:
+        blurry, redundant = video.get("rejected_blurry", 0), video.get("rejected_redundant", 0)
+        skipped = f" (skipped: {blurry} blurry, {redundant} where the camera barely moved)" if blurry + redundant else ""
+        notes.append(f"{video['name']}: {video['frames_kept']} frames from {video['used_s']:.1f} s{skipped}")
     if photos.get("with_masks"):
         notes.append(f"{photos['with_masks']} photos with masks (masked pixels ignored)")
     return notes

@@ -257,10 +257,12 @@ def eta_seconds(job: Job, now: datetime) -> float | None:
 
 def photo_summary(job: Job) -> dict[str, Any]:
     """What happened to the photos: files ingest left out, photos the camera solve could not
-    place, separate groups (two captures in one folder), photos with masks."""
+    place, separate groups (two captures in one folder), photos with masks, frames from videos."""
     sfm = job.stages["sfm"].metrics if "sfm" in job.stages else {}
     return {
         "count": job.photo_count,
+        "video_count": job.video_count,
+        "videos": list(sfm.get("videos", [])),
         "left_out": list(job.warnings),
         "unplaced": list(sfm.get("unplaced_photos", [])),
         "groups": list(sfm.get("photo_groups", [])),
