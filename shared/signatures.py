@@ -11,6 +11,7 @@ Matroska/WebM (EBML magic), AVI (RIFF `AVI `), MPEG-TS (sync byte 0x47 every 188
 
 from __future__ import annotations
 
+
 def is_jpeg(head: bytes) -> bool:
     return head[:3] == b"\xff\xd8\xff"
 
@@ -87,4 +88,6 @@ def is_avi(head: bytes) -> bool:
 
 
 def is_mpeg_ts(head: bytes) -> bool:
-    return head[:1] == b"\x47" and head[188:189] == b"\x47" or head[4:5] == b"\x47" and head[196:197] == b"\x47"
+    return (
+        head[:1] == b"\x47" and head[188:189] == b"\x47" or head[4:5] == b"\x47" and head[196:197] == b"\x47"
+    )

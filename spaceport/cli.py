@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=help_text, description=help_text, epilog=EPILOG, formatter_class=formatter
         )
 
-    run = add("run", "Process a folder of photos or videos on this machine, showing progress until the model is ready.")
+    run = add("run", "Process photos or videos on this machine, showing progress until the model is ready.")
     run.add_argument(
         "photos", type=Path, metavar="PHOTOS",
         help="folder of photos and videos, sub-folders included (JPEG, PNG, TIFF, WebP, HEIC, AVIF..., "
@@ -157,7 +157,7 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "exhaustive", "sequential", "spatial"),
         help="feature matcher",
     )
-    parser.add_argument("--max-frames", type=int, help="most frames taken from the videos (default: by preset)")
+    parser.add_argument("--max-frames", type=int, help="most frames taken from videos (default: by preset)")
     parser.add_argument("--trim-start", type=float, help="seconds left out at the start of every video")
     parser.add_argument("--trim-end", type=float, help="seconds left out at the end of every video")
 

@@ -86,7 +86,8 @@ def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = 
         raise UserInputError(
             cause,
             f"{found_text} in {folder} or its sub-folders; at least {min_photos} are needed, or a video "
-            f"(accepted: {FORMAT_NAMES}; videos: {VIDEO_FORMAT_NAMES})" + (f"; {left_out}" if left_out else ""),
+            f"(accepted: {FORMAT_NAMES}; videos: {VIDEO_FORMAT_NAMES})"
+            + (f"; {left_out}" if left_out else ""),
         )
     return found
 
@@ -124,8 +125,9 @@ def photo_notes(view: dict[str, Any], left_out: bool = True) -> list[str]:
         )
     for video in photos.get("videos") or []:
         blurry, redundant = video.get("rejected_blurry", 0), video.get("rejected_redundant", 0)
-        skipped = f" (skipped: {blurry} blurry, {redundant} where the camera barely moved)" if blurry + redundant else ""
-        notes.append(f"{video['name']}: {video['frames_kept']} frames from {video['used_s']:.1f} s{skipped}")
+        skipped = f" (skipped: {blurry} blurry, {redundant} where the camera barely moved)"
+        counts = f"{video['name']}: {video['frames_kept']} frames from {video['used_s']:.1f} s"
+        notes.append(counts + (skipped if blurry + redundant else ""))
     if photos.get("with_masks"):
         notes.append(f"{photos['with_masks']} photos with masks (masked pixels ignored)")
     return notes

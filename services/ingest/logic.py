@@ -70,7 +70,10 @@ def validate_photo_set(store: ObjectStore, inbox_uri: str, limits: PhotoLimits) 
     warnings (see services/ingest/photos.py)."""
     inbox = read_inbox(store, inbox_uri, inbox_folder_name(inbox_uri), limits)
     return PhotoSet(
-        count=len(inbox.photos), total_bytes=inbox.total_bytes, warnings=inbox.warnings, videos=len(inbox.videos)
+        count=len(inbox.photos),
+        total_bytes=inbox.total_bytes,
+        warnings=inbox.warnings,
+        videos=len(inbox.videos),
     )
 
 

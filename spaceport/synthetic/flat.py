@@ -31,8 +31,9 @@ def _ground_image(scene: Scene) -> Image.Image:
     return cached
 
 
-def _ground_homography(scene: Scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray,
-                       texels: int) -> tuple[float, ...]:
+def _ground_homography(
+    scene: Scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray, texels: int
+) -> tuple[float, ...]:
     """Pillow PERSPECTIVE coefficients taking output pixel coordinates to ground-texture coordinates.
 
     A pixel p = (x, y, 1) looks along d = R^T K^-1 p from the centre o; it meets z = 0 at
@@ -43,11 +44,13 @@ def _ground_homography(scene: Scene, rotation: np.ndarray, translation: np.ndarr
     m = rotation.T @ np.linalg.inv(K)  # [3, 3]: d = m @ p
     s = (texels - 1) / (2.0 * scene.extent)
     offset = s * scene.extent + 0.5
-    rows = np.stack([
-        s * (o[0] * m[2] - o[2] * m[0]) + offset * m[2],
-        s * (o[1] * m[2] - o[2] * m[1]) + offset * m[2],
-        m[2],
-    ])
+    rows = np.stack(
+        [
+            s * (o[0] * m[2] - o[2] * m[0]) + offset * m[2],
+            s * (o[1] * m[2] - o[2] * m[1]) + offset * m[2],
+            m[2],
+        ]
+    )
     rows /= rows[2, 2]
     return tuple(float(v) for v in rows.ravel()[:8])
 
@@ -60,13 +63,16 @@ def _object_boxes(scene: Scene) -> list[tuple[np.ndarray, np.ndarray]]:
     return boxes
 
 
-def _screen_mask(scene: Scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray,
-                 width: int, height: int) -> np.ndarray:
+def _screen_mask(
+    scene: Scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray, width: int, height: int
+) -> np.ndarray:
     """[H, W] bool: pixels within the screen bounding box of any object (whole frame if one is
     at or behind the camera plane)."""
     mask = np.zeros((height, width), bool)
     for lo, hi in _object_boxes(scene):
-        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        corners = np.array(
+            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+        )
         cam = corners @ rotation.T + translation  # [8, 3]
         if (cam[:, 2] <= NEAR).any():
             if (cam[:, 2] > NEAR).any():
@@ -81,15 +87,19 @@ def _screen_mask(scene: Scene, rotation: np.ndarray, translation: np.ndarray, K:
     return mask
 
 
-def render_flat_view(scene: Scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray,
-                     width: int, height: int) -> np.ndarray:
+def render_flat_view(
+    scene: Scene, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray, width: int, height: int
+) -> np.ndarray:
     """One image uint8 [H, W, 3] of a scene with flat ground (amplitude 0); camera as render_view."""
     if scene.amplitude != 0.0:
         raise ValueError("render_flat_view needs flat ground (scene.amplitude == 0)")
     ground = _ground_image(scene)
     coefficients = _ground_homography(scene, rotation, translation, K, ground.width)
-    out = np.asarray(ground.transform((width, height), Image.Transform.PERSPECTIVE, coefficients,
-                                      Image.Resampling.BILINEAR)).copy()
+    out = np.asarray(
+        ground.transform(
+            (width, height), Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR
+        )
+    ).copy()
     m = rotation.T @ np.linalg.inv(K)  # ray direction = m @ (x, y, 1)
     xs = np.arange(width) + 0.5
     ys = np.arange(height) + 0.5
@@ -98,8 +108,10 @@ def render_flat_view(scene: Scene, rotation: np.ndarray, translation: np.ndarray
     sky = d[2] >= 0.0
     out[sky] = (SKY * 255.0 + 0.5).astype(np.uint8)
     with np.errstate(divide="ignore", invalid="ignore"):  # beyond the ground square: the ray caster clamps
-        beyond = ~sky & ((np.abs(o[0] - o[2] * d[0] / d[2]) > scene.extent)
-                         | (np.abs(o[1] - o[2] * d[1] / d[2]) > scene.extent))
+        beyond = ~sky & (
+            (np.abs(o[0] - o[2] * d[0] / d[2]) > scene.extent)
+            | (np.abs(o[1] - o[2] * d[1] / d[2]) > scene.extent)
+        )
     rows, cols = np.nonzero(_screen_mask(scene, rotation, translation, K, width, height) | beyond)
     if len(rows):
         rays = np.stack([xs[cols], ys[rows], np.ones(len(rows))], axis=1) @ m.T

@@ -110,8 +110,10 @@ def render_frame(scene: Scene, plan: FlightPlan, time_s: float) -> np.ndarray:
     if not plan.in_stretch("shake", time_s):
         return render_flat_view(scene, *pose_at(plan, time_s), K, plan.width, plan.height)
     offsets = (np.linspace(0.0, 1.0, BLUR_SUBFRAMES) - 0.5) * EXPOSURE / plan.fps
-    stack = [render_flat_view(scene, *pose_at(plan, time_s + o), K, plan.width, plan.height).astype(np.float32)
-             for o in offsets]
+    stack = [
+        render_flat_view(scene, *pose_at(plan, time_s + o), K, plan.width, plan.height).astype(np.float32)
+        for o in offsets
+    ]
     return (np.mean(stack, axis=0) + 0.5).astype(np.uint8)
 
 
@@ -124,11 +126,19 @@ def frame_name(stem: str, time_s: float, fps: float) -> str:
     return f"{stem}_{round(time_s * fps):06d}.jpg"
 
 
-def write_video(path: Path, frames: Iterator[np.ndarray], fps: float, width: int, height: int,
-                crf: int = 18, codec: str = "libx264") -> None:
+def write_video(
+    path: Path,
+    frames: Iterator[np.ndarray],
+    fps: float,
+    width: int,
+    height: int,
+    crf: int = 18,
+    codec: str = "libx264",
+) -> None:
     """Encode uint8 [H, W, 3] frames as H.264 (yuv420p) in an MP4 (or MOV/MKV by the suffix)."""
-    import av
     from fractions import Fraction
+
+    import av
 
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
@@ -147,7 +157,7 @@ def _timecode(seconds: float) -> str:
 
 
 def srt_text(plan: FlightPlan, gps: list[tuple[float, float, float]]) -> str:
-    """A DJI telemetry subtitle (bracketed dialect, one entry per frame) for positions gps [(lat, lon, alt)]."""
+    """A DJI telemetry subtitle (bracketed dialect): one entry per frame, positions gps [(lat, lon, alt)]."""
     focal_35 = plan.focal_px() * FULL_FRAME_DIAGONAL_MM / math.hypot(plan.width, plan.height)
     lines = []
     for k, (lat, lon, alt) in enumerate(gps):
@@ -165,23 +175,47 @@ def srt_text(plan: FlightPlan, gps: list[tuple[float, float, float]]) -> str:
     return "\n".join(lines)
 
 
-def render_flythrough(plan: FlightPlan, out_dir: Path, name: str = "DJI_0001",
-                      suffix: str = ".MP4", crf: int = 18, srt: bool = True) -> SceneTruth:
+def render_flythrough(
+    plan: FlightPlan,
+    out_dir: Path,
+    name: str = "DJI_0001",
+    suffix: str = ".MP4",
+    crf: int = 18,
+    srt: bool = True,
+) -> SceneTruth:
     """Render and encode the video (`out_dir/<name><suffix>`), its `.SRT` and `truth.json`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     scene = flat_drone_scene(plan.seed)
     times = frame_times(plan)
     poses = [pose_at(plan, float(t)) for t in times]
-    write_video(out_dir / f"{name}{suffix}", (render_frame(scene, plan, float(t)) for t in times),
-                plan.fps, plan.width, plan.height, crf)
+    write_video(
+        out_dir / f"{name}{suffix}",
+        (render_frame(scene, plan, float(t)) for t in times),
+        plan.fps,
+        plan.width,
+        plan.height,
+        crf,
+    )
     centres = np.array([-R.T @ t for R, t in poses])
     gps = [tuple(float(v) for v in row) for row in enu_to_wgs84(centres, DRONE_ORIGIN)]
     if srt:
         (out_dir / f"{name}.SRT").write_text(srt_text(plan, gps))  # type: ignore[arg-type]
-    images = [ImageTruth(frame_name(name, float(t), plan.fps), R.tolist(), tr.tolist(), list(g))
-              for t, (R, tr), g in zip(times, poses, gps, strict=True)]
+    images = [
+        ImageTruth(frame_name(name, float(t), plan.fps), R.tolist(), tr.tolist(), list(g))
+        for t, (R, tr), g in zip(times, poses, gps, strict=True)
+    ]
     f = plan.focal_px()
-    truth = SceneTruth("drone", plan.seed, plan.width, plan.height, f, f, plan.width / 2, plan.height / 2,
-                       images, list(DRONE_ORIGIN))
+    truth = SceneTruth(
+        "drone",
+        plan.seed,
+        plan.width,
+        plan.height,
+        f,
+        f,
+        plan.width / 2,
+        plan.height / 2,
+        images,
+        list(DRONE_ORIGIN),
+    )
     write_truth(truth, out_dir / TRUTH_FILE)
     return truth

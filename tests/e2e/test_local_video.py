@@ -18,11 +18,22 @@ def test_spaceport_run_takes_one_video_file_with_its_subtitle(tmp_path, capsys):
     (card / "truth.json").unlink()
     (card / "DJI_0008.MP4").write_bytes(b"another flight: not part of this job")
     before = {p: p.read_bytes() for p in card.iterdir()}
-    code, output, metrics = spaceport_run(card / "DJI_0007.MP4", tmp_path / "data", capsys, "--stop-after", "sfm",
-                                          "--trim-start", "1", "--max-frames", "10")
+    code, output, metrics = spaceport_run(
+        card / "DJI_0007.MP4",
+        tmp_path / "data",
+        capsys,
+        "--stop-after",
+        "sfm",
+        "--trim-start",
+        "1",
+        "--max-frames",
+        "10",
+    )
     assert code == cli.EXIT_OK, output
     assert "copied 1 video" in output and "DJI_0008" not in output
     (video,) = metrics["videos"]
-    assert video["used_s"] == pytest.approx(7.0) and video["frames_kept"] == 10 == metrics["images_registered"]
+    assert (
+        video["used_s"] == pytest.approx(7.0) and video["frames_kept"] == 10 == metrics["images_registered"]
+    )
     assert video["frames_with_gps"] == 10 and metrics["georeferenced"]
     assert {p: p.read_bytes() for p in card.iterdir()} == before

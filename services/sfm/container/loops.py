@@ -66,12 +66,19 @@ def match_sequential_with_loops(database: Path, cfg: Config, scratch: Path) -> b
     (then nothing may have been matched: the caller runs plain sequential matching)."""
     config_path = scratch / "loops_config.json"
     config_path.write_text(cfg.model_dump_json())
-    command = [sys.executable, "-m", "services.sfm.container.loops", str(database),
-               str(scratch / "visual_index.bin"), str(config_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "services.sfm.container.loops",
+        str(database),
+        str(scratch / "visual_index.bin"),
+        str(config_path),
+    ]
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        logger.warning("loop detection failed", extra={"returncode": result.returncode,
-                                                        "stderr": result.stderr[-2000:]})
+        logger.warning(
+            "loop detection failed", extra={"returncode": result.returncode, "stderr": result.stderr[-2000:]}
+        )
         return False
     return True
 

@@ -37,7 +37,9 @@ def is_numbered_sequence(names: list[str]) -> bool:
     return sum(1 <= step <= 2 for step in steps) >= SEQUENCE_SHARE * len(steps)
 
 
-def choose_matcher(requested: str, names: list[str], n_gps: int, cfg: Config, n_frames: int = 0) -> MatcherPlan:
+def choose_matcher(
+    requested: str, names: list[str], n_gps: int, cfg: Config, n_frames: int = 0
+) -> MatcherPlan:
     """Decide the pair selection from the request and the data (n_frames: images from videos)."""
     n = len(names)
     if requested == "exhaustive":

@@ -264,7 +264,8 @@ def prepare_photos(
         masked = decoded.keep is not None
         photo = Photo(in_dir / original, name, *size, decoded.meta, focal, focal_source, original, masked)
         found.photos.append(photo)
-    _add_video_frames(found, selection, in_dir, work_dir, names, max_image_size, min_side, video or VideoConfig())
+    video = video or VideoConfig()
+    _add_video_frames(found, selection, in_dir, work_dir, names, max_image_size, min_side, video)
     if masks_dir is not None:
         fill_feature_masks([(p.name, (p.width, p.height)) for p in found.photos], masks_dir)
     return found
@@ -296,14 +297,15 @@ def _add_video_frames(found: PhotoSet, selection: Selection, in_dir: Path, work_
         telemetry = parse_srt((in_dir / sidecar).read_text(errors="replace")) if sidecar else None
         stem = Path(names[name]).stem
         try:
-            frames, report = extract_frames(in_dir / name, stem, info, work_dir, cfg, caps[name], max_image_size,
-                                            telemetry)
+            frames, report = extract_frames(
+                in_dir / name, stem, info, work_dir, cfg, caps[name], max_image_size, telemetry
+            )
         except VideoRefused as refused:
             _refuse_video(found, name, refused)
             continue
         report.name = name
         if sidecar and telemetry is not None and not report.frames_with_gps:
-            report.warnings.append(f"{sidecar} gives no GPS position with an altitude: its frames have no GPS")
+            report.warnings.append(f"{sidecar} gives no position with an altitude: its frames have no GPS")
         found.videos.append(report)
         for frame in frames:
             exif = ExifInfo(make=info.make, model=info.model, focal_35mm=frame.focal_35mm, gps=frame.gps)

@@ -88,9 +88,9 @@ VIDEO_CAUSES = frozenset({CauseCode.UNREADABLE_VIDEO, CauseCode.VIDEO_TOO_LARGE,
 def describe_video(video: VideoMetrics) -> str:
     """'DJI_0001.MP4: 40 frames kept from 60.0 s (1800 decoded, 480 scored; 6 blurry and 12 redundant
     windows skipped), 40 with GPS'."""
-    skipped = [f"{count} {what}" for count, what in ((video.rejected_blurry, "blurry"),
-                                                      (video.rejected_redundant, "redundant: the camera barely moved"))
-               if count]
+    reasons = ((video.rejected_blurry, "blurry"),
+               (video.rejected_redundant, "redundant: the camera barely moved"))
+    skipped = [f"{count} {what}" for count, what in reasons if count]
     gps = f", {video.frames_with_gps} with GPS" if video.frames_with_gps else ""
     return (f"{video.name}: {video.frames_kept} frames kept from {video.used_s:.1f} s "
             f"({video.frames_decoded} decoded, {video.frames_scored} scored"
@@ -124,9 +124,12 @@ def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
             raise StageFailure(largest.cause, f"{found}: {details}")
         cause = CauseCode.VIDEO_TOO_SHORT if photo_set.videos else CauseCode.TOO_FEW_IMAGES
         raise StageFailure(cause, found + (f" ({details})" if details else ""))
-    warnings = [f"{len(p.photos)} {p.what} and were skipped: {name_list(p.photos)}"
-                if p.cause in VIDEO_CAUSES else f"{len(p.photos)} photos {p.what} and were skipped: {name_list(p.photos)}"
-                for p in problems if not p.scanned]
+    warnings = [
+        f"{len(p.photos)} {'' if p.cause in VIDEO_CAUSES else 'photos '}{p.what} and were skipped: "
+        f"{name_list(p.photos)}"
+        for p in problems
+        if not p.scanned
+    ]
     warnings += [describe_video(v) for v in photo_set.videos]
     warnings += [w for v in photo_set.videos for w in v.warnings]
     named = set(photo_set.unreadable) | set(photo_set.too_large)
@@ -155,7 +158,9 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         database = scratch / "database.db"
         masks = scratch / "masks"
         with timer.step("prepare"):
-            photo_set = prepare_photos(in_dir, work_images, cfg.max_image_size, cfg.min_image_side, masks, cfg.video)
+            photo_set = prepare_photos(
+                in_dir, work_images, cfg.max_image_size, cfg.min_image_side, masks, cfg.video
+            )
         warnings = check_inputs(photo_set, cfg)
         photos = photo_set.photos
         n = len(photos)

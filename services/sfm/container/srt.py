@@ -34,7 +34,9 @@ AltitudeKind = Literal["absolute", "relative"]
 _TIMECODE = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{1,3})\s*-->\s*(\d+):(\d\d):(\d\d)[,.](\d{1,3})")
 _TAG = re.compile(r"<[^>]*>")
 _PAIR = re.compile(r"([A-Za-z_]+)\s*:\s*([-+]?\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?)")
-_GPS_CALL = re.compile(r"\bGPS\s*\(\s*([-+]?[\d.]+)\s*,\s*([-+]?[\d.]+)\s*(?:,\s*([-+]?[\d.]+)\s*(M?))?", re.I)
+_GPS_CALL = re.compile(
+    r"\bGPS\s*\(\s*([-+]?[\d.]+)\s*,\s*([-+]?[\d.]+)\s*(?:,\s*([-+]?[\d.]+)\s*(M?))?", re.I
+)
 _HEIGHT = re.compile(r"(?:^|[\s,])H\s+([-+]?\d+(?:\.\d+)?)\s*m\b")
 _BAROMETER = re.compile(r"\b(?:BAROMETER|Hb)\s*:\s*([-+]?\d+(?:\.\d+)?)", re.I)
 _ISO = re.compile(r"\bISO\s*:?\s*(\d+)", re.I)
@@ -80,8 +82,11 @@ class Telemetry:
         kind = self.altitude_kind
         if kind is None:
             return None
-        track = [(s.start_s, s.lat, s.lon, s.abs_alt if kind == "absolute" else s.rel_alt)
-                 for s in self.samples if s.lat is not None and s.lon is not None]
+        track = [
+            (s.start_s, s.lat, s.lon, s.abs_alt if kind == "absolute" else s.rel_alt)
+            for s in self.samples
+            if s.lat is not None and s.lon is not None
+        ]
         track = [row for row in track if row[3] is not None]
         if not track:
             return None
@@ -97,7 +102,8 @@ class Telemetry:
                 return None
             return nearest[1], nearest[2], nearest[3]
         w = (time_s - before[0]) / (after[0] - before[0]) if after[0] > before[0] else 0.0
-        return tuple(b + w * (a - b) for b, a in zip(before[1:], after[1:], strict=True))  # type: ignore[return-value]
+        lat, lon, alt = (b + w * (a - b) for b, a in zip(before[1:], after[1:], strict=True))
+        return lat, lon, alt
 
     def focal_at(self, time_s: float) -> float | None:
         """The 35 mm equivalent focal length in effect at time_s (zoom may change it)."""
@@ -187,15 +193,25 @@ def parse_srt(text: str) -> Telemetry:
         if match is None:
             continue
         start, end = _seconds(*match.groups()[:4]), _seconds(*match.groups()[4:])
-        sample, dialect = _parse_entry(start, end, block[match.end():])
+        sample, dialect = _parse_entry(start, end, block[match.end() :])
         samples.append(sample)
         if dialect:
             dialects.append(dialect)
     samples.sort(key=lambda s: s.start_s)
     if _looks_like_radians(samples):
         samples = [
-            TelemetrySample(s.start_s, s.end_s, math.degrees(s.lat), math.degrees(s.lon), s.abs_alt, s.rel_alt,
-                            s.focal_35mm, s.iso) if s.lat is not None and s.lon is not None else s
+            TelemetrySample(
+                s.start_s,
+                s.end_s,
+                math.degrees(s.lat),
+                math.degrees(s.lon),
+                s.abs_alt,
+                s.rel_alt,
+                s.focal_35mm,
+                s.iso,
+            )
+            if s.lat is not None and s.lon is not None
+            else s
             for s in samples
         ]
     dialect = max(set(dialects), key=dialects.count) if dialects else ""

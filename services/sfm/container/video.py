@@ -21,7 +21,14 @@ from typing import Literal
 import numpy as np
 
 from services.sfm.container.frame_measures import laplacian_variance, picture_motion
-from services.sfm.container.frame_select import Candidate, SelectionRules, Verdict, judge, window_length, window_of
+from services.sfm.container.frame_select import (
+    Candidate,
+    SelectionRules,
+    Verdict,
+    judge,
+    window_length,
+    window_of,
+)
 from services.sfm.container.metrics import VideoMetrics
 from services.sfm.container.srt import Telemetry
 from services.sfm.container.video_config import VideoConfig
@@ -97,7 +104,11 @@ def _duration_s(container, stream) -> float | None:
 
 
 def _start_s(stream) -> float:
-    return float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
+    return (
+        float(stream.start_time * stream.time_base)
+        if stream.start_time is not None and stream.time_base
+        else 0.0
+    )
 
 
 def _upright(pixels: np.ndarray, rotation: int) -> np.ndarray:
@@ -122,7 +133,9 @@ def probe(path: Path) -> VideoInfo:
                 last = max((p.pts for p in container.demux(stream) if p.pts is not None), default=None)
                 duration = float(last * stream.time_base) - _start_s(stream) if last is not None else 0.0
             rotation = round((first.rotation or 0) / 90) * 90 % 360
-            width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
+            width, height = (
+                (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
+            )
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             return VideoInfo(
                 container=container.format.name,
@@ -156,8 +169,14 @@ def usable_range(info: VideoInfo, cfg: VideoConfig) -> tuple[float, float]:
     """(start, end) seconds left after trimming; raises VideoRefused when too little is left."""
     start, end = cfg.trim_start_s, info.duration_s - cfg.trim_end_s
     if end - start < cfg.min_seconds:
-        trimmed = f" after trimming {cfg.trim_start_s:g} s and {cfg.trim_end_s:g} s" if start or cfg.trim_end_s else ""
-        raise VideoRefused("too_short", f"{max(end - start, 0.0):.1f} s{trimmed}; at least {cfg.min_seconds:g} s needed")
+        trimmed = (
+            f" after trimming {cfg.trim_start_s:g} s and {cfg.trim_end_s:g} s"
+            if start or cfg.trim_end_s
+            else ""
+        )
+        raise VideoRefused(
+            "too_short", f"{max(end - start, 0.0):.1f} s{trimmed}; at least {cfg.min_seconds:g} s needed"
+        )
     return start, end
 
 
@@ -190,9 +209,16 @@ def extract_frames(
     import av
 
     start, end = usable_range(info, cfg)
-    report = VideoMetrics(name=path.name, container=info.container, codec=info.codec, width=info.width,
-                          height=info.height, fps=round(info.fps, 3), duration_s=round(info.duration_s, 3),
-                          used_s=round(end - start, 3))
+    report = VideoMetrics(
+        name=path.name,
+        container=info.container,
+        codec=info.codec,
+        width=info.width,
+        height=info.height,
+        fps=round(info.fps, 3),
+        duration_s=round(info.duration_s, 3),
+        used_s=round(end - start, 3),
+    )
     rules = SelectionRules(cfg.min_interval_s, cfg.blur_ratio, cfg.blur_context_s, cfg.min_motion)
     length = window_length(end - start, cap, rules)
     score_w = min(cfg.score_width, info.width)
@@ -208,7 +234,9 @@ def extract_frames(
         rgb = _upright(window.frame.to_ndarray(format="rgb24"), info.rotation)  # type: ignore[attr-defined]
         name = f"{stem}_{round(window.time_s * fps):06d}.jpg"
         size = write_copy(Decoded(rgb, None, None), name, work_dir, None, max_image_size)
-        candidates.append((Candidate(window.window, window.time_s, window.sharpness), window.thumb, name, size))
+        candidates.append(
+            (Candidate(window.window, window.time_s, window.sharpness), window.thumb, name, size)
+        )
 
     try:
         with av.open(str(path)) as container:
@@ -273,9 +301,15 @@ def extract_frames(
         report.telemetry = telemetry.dialect
         report.altitude = telemetry.altitude_kind
     report.camera = " ".join(part for part in (info.make, info.model) if part)
-    logger.info("video frames chosen", extra={"video": path.name, "kept": report.frames_kept,
-                                              "blurry": report.rejected_blurry,
-                                              "redundant": report.rejected_redundant})
+    logger.info(
+        "video frames chosen",
+        extra={
+            "video": path.name,
+            "kept": report.frames_kept,
+            "blurry": report.rejected_blurry,
+            "redundant": report.rejected_redundant,
+        },
+    )
     return frames, report
 
 

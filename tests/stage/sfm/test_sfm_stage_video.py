@@ -28,7 +28,9 @@ PLAN = FlightPlan(9.0, FPS, 320, 240, stretches=(HOVER, SHAKE), seed=4)
 
 def small_cfg(**overrides) -> Config:
     # exhaustive_max_images=4: even this short video takes the sequential + loop detection path
-    return Config(max_image_size=320, max_num_features=2048, num_threads=2, exhaustive_max_images=4, **overrides)
+    return Config(
+        max_image_size=320, max_num_features=2048, num_threads=2, exhaustive_max_images=4, **overrides
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,10 @@ def test_every_kept_frame_is_placed_with_accurate_relative_poses(solved, flight)
     truth = load_truth(flight / TRUTH_FILE).poses()
     estimated = poses_from_model(out / "sparse" / "0")
     names = sorted(estimated)
-    errors = [rotation_angle_deg((estimated[b][0] @ estimated[a][0].T) @ (truth[b][0] @ truth[a][0].T).T)
-              for a, b in zip(names, names[1:], strict=False)]
+    errors = [
+        rotation_angle_deg((estimated[b][0] @ estimated[a][0].T) @ (truth[b][0] @ truth[a][0].T).T)
+        for a, b in zip(names, names[1:], strict=False)
+    ]
     assert max(errors) < 0.5
 
 
@@ -98,7 +102,10 @@ def test_a_video_that_never_moves_is_refused_as_too_short(flight, tmp_path):
     assert execute_stage(StageName.SFM, run, small_cfg(), tmp_path / "hover", out) == EXIT_INPUT
     failure = json.loads((out / FAILURE_FILE).read_text())
     assert failure["cause"] == CauseCode.VIDEO_TOO_SHORT
-    assert "DJI_0002.MP4: 1 frames kept" in failure["message"] and "the camera barely moved" in failure["message"]
+    assert (
+        "DJI_0002.MP4: 1 frames kept" in failure["message"]
+        and "the camera barely moved" in failure["message"]
+    )
 
 
 def test_trimming_away_the_whole_video_is_refused_with_the_trim_named(flight, tmp_path):
@@ -109,4 +116,6 @@ def test_trimming_away_the_whole_video_is_refused_with_the_trim_named(flight, tm
     cfg = small_cfg(video=VideoConfig(trim_start_s=5.0, trim_end_s=3.0))
     assert execute_stage(StageName.SFM, run, cfg, folder, out) == EXIT_INPUT
     failure = json.loads((out / FAILURE_FILE).read_text())
-    assert failure["cause"] == CauseCode.VIDEO_TOO_SHORT and "after trimming 5 s and 3 s" in failure["message"]
+    assert (
+        failure["cause"] == CauseCode.VIDEO_TOO_SHORT and "after trimming 5 s and 3 s" in failure["message"]
+    )

@@ -18,8 +18,9 @@ ALICE = "arn:aws:iam::111122223333:user/alice"
 
 
 def submit(world):
-    return logic.submit_job(SubmitRequest(inbox="flight", email="alice@example.com"), ALICE, world.ports,
-                            test_pipeline())
+    return logic.submit_job(
+        SubmitRequest(inbox="flight", email="alice@example.com"), ALICE, world.ports, test_pipeline()
+    )
 
 
 def refusal(world) -> UserInputError:
@@ -67,6 +68,8 @@ def test_a_video_over_the_size_limit_is_refused_by_its_listed_size():
     world = FakeWorld()
     world.store.put_bytes(f"{INBOX}long.mp4", video_bytes(".mp4"))
     listed = world.store.list  # the listing says 8 GiB + 1 byte; nothing that big is written
-    world.store.list = lambda prefix: [StoredObject(o.uri, MAX_VIDEO_BYTES + 1, o.etag) for o in listed(prefix)]
+    world.store.list = lambda prefix: [
+        StoredObject(o.uri, MAX_VIDEO_BYTES + 1, o.etag) for o in listed(prefix)
+    ]
     error = refusal(world)
     assert error.cause is CauseCode.VIDEO_TOO_LARGE and "long.mp4" in error.message

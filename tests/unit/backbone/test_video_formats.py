@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import pytest
 
-from shared.photo_formats import MAX_VIDEO_BYTES, VIDEO_FORMATS, Skip, photo_format, select_photos, video_format
+from shared.photo_formats import (
+    MAX_VIDEO_BYTES,
+    VIDEO_FORMATS,
+    Skip,
+    photo_format,
+    select_photos,
+    video_format,
+)
 from tests.support.videos import video_bytes
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60
 
 
-@pytest.mark.parametrize(("suffix", "expected"), [
-    (".mp4", "MP4/MOV"), (".mov", "MP4/MOV"), (".mkv", "MKV/WebM"), (".webm", "MKV/WebM"), (".avi", "AVI"),
-    (".ts", "MPEG-TS"),
-])
+@pytest.mark.parametrize(
+    ("suffix", "expected"),
+    [
+        (".mp4", "MP4/MOV"),
+        (".mov", "MP4/MOV"),
+        (".mkv", "MKV/WebM"),
+        (".webm", "MKV/WebM"),
+        (".avi", "AVI"),
+        (".ts", "MPEG-TS"),
+    ],
+)
 def test_every_container_the_encoder_writes_is_recognised_by_its_first_bytes(suffix, expected):
     head = video_bytes(suffix)[:200]
     assert photo_format(head) is None
@@ -43,8 +57,15 @@ def test_every_video_format_lists_its_suffixes_in_lower_case():
 
 def test_a_drone_card_gives_its_videos_their_telemetry_and_skips_proxies_and_thumbnails():
     mp4 = video_bytes(".mp4")[:200]
-    names = ["DCIM/100MEDIA/DJI_0001.MP4", "DCIM/100MEDIA/DJI_0001.SRT", "DCIM/100MEDIA/DJI_0001.LRV",
-             "DCIM/100MEDIA/DJI_0001.THM", "DCIM/100MEDIA/DJI_0002.SRT", "pano.insv", "DJI_0003.JPG"]
+    names = [
+        "DCIM/100MEDIA/DJI_0001.MP4",
+        "DCIM/100MEDIA/DJI_0001.SRT",
+        "DCIM/100MEDIA/DJI_0001.LRV",
+        "DCIM/100MEDIA/DJI_0001.THM",
+        "DCIM/100MEDIA/DJI_0002.SRT",
+        "pano.insv",
+        "DJI_0003.JPG",
+    ]
     heads = {"DCIM/100MEDIA/DJI_0001.MP4": mp4, "DJI_0003.JPG": JPEG}
     selection = select_photos(names, heads)
     assert selection.videos == ["DCIM/100MEDIA/DJI_0001.MP4"]
@@ -61,15 +82,24 @@ def test_a_drone_card_gives_its_videos_their_telemetry_and_skips_proxies_and_thu
 
 def test_a_video_is_taken_by_content_and_a_fake_one_is_named():
     mp4 = video_bytes(".mp4")[:200]
-    selection = select_photos(["clip.dat", "fake.MP4", "empty.mov"], {"clip.dat": mp4, "fake.MP4": b"<html>"},
-                              sizes={"clip.dat": 4000, "fake.MP4": 6, "empty.mov": 0})
+    selection = select_photos(
+        ["clip.dat", "fake.MP4", "empty.mov"],
+        {"clip.dat": mp4, "fake.MP4": b"<html>"},
+        sizes={"clip.dat": 4000, "fake.MP4": 6, "empty.mov": 0},
+    )
     assert selection.videos == ["clip.dat"]
-    assert {s.name: s.reason for s in selection.skipped} == {"fake.MP4": Skip.NOT_VIDEO, "empty.mov": Skip.EMPTY}
+    assert {s.name: s.reason for s in selection.skipped} == {
+        "fake.MP4": Skip.NOT_VIDEO,
+        "empty.mov": Skip.EMPTY,
+    }
 
 
 def test_videos_have_their_own_size_limit():
     mp4 = video_bytes(".mp4")[:200]
-    sizes = {"small.mp4": 600 * 2**20, "huge.mp4": MAX_VIDEO_BYTES + 1}  # over the photo limit, under the video one
+    sizes = {
+        "small.mp4": 600 * 2**20,
+        "huge.mp4": MAX_VIDEO_BYTES + 1,
+    }  # over the photo limit, under the video one
     selection = select_photos(sizes, dict.fromkeys(sizes, mp4), sizes=sizes)
     assert selection.videos == ["small.mp4"]
     assert [(s.name, s.reason) for s in selection.skipped] == [("huge.mp4", Skip.VIDEO_TOO_LARGE)]

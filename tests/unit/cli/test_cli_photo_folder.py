@@ -77,6 +77,7 @@ def test_a_folder_whose_only_video_is_not_one_blames_the_video(tmp_path):
 def test_the_notes_say_what_each_video_gave():
     from spaceport.photos import photo_notes
 
-    video = {"name": "DJI_0001.MP4", "frames_kept": 95, "used_s": 60.0, "rejected_blurry": 6, "rejected_redundant": 14}
+    video = {"name": "DJI_0001.MP4", "frames_kept": 95, "used_s": 60.0, "rejected_blurry": 6,
+             "rejected_redundant": 14}
     (note,) = photo_notes({"photos": {"count": 0, "videos": [video]}})
     assert note == "DJI_0001.MP4: 95 frames from 60.0 s (skipped: 6 blurry, 14 where the camera barely moved)"

@@ -7,7 +7,14 @@ import pytest
 from PIL import Image, ImageFilter
 
 from services.sfm.container.frame_measures import laplacian_variance, picture_motion
-from services.sfm.container.frame_select import Candidate, SelectionRules, Verdict, judge, window_length, window_of
+from services.sfm.container.frame_select import (
+    Candidate,
+    SelectionRules,
+    Verdict,
+    judge,
+    window_length,
+    window_of,
+)
 from spaceport.synthetic.texture import value_noise
 
 
@@ -42,7 +49,9 @@ def test_a_changed_picture_counts_as_moved_and_a_flat_one_cannot_be_measured(tex
 
 def test_zoom_moves_the_picture_although_its_centre_stays(texture):
     first = texture[160:400, 160:480]
-    zoomed = np.asarray(Image.fromarray(texture[130:430, 120:520]).resize((320, 240), Image.Resampling.BILINEAR))
+    zoomed = np.asarray(
+        Image.fromarray(texture[130:430, 120:520]).resize((320, 240), Image.Resampling.BILINEAR)
+    )
     assert picture_motion(first, zoomed) > 0.02
 
 
@@ -57,13 +66,22 @@ def verdicts(sharpness: list[float], motions: dict[tuple[int, int], float | None
     """One candidate per second; motion between candidate pairs (missing: moved a lot)."""
     candidates = [Candidate(k, float(k), s) for k, s in enumerate(sharpness)]
     times = np.arange(len(sharpness), dtype=float)
-    return judge(candidates, times, np.asarray(sharpness), lambda a, b: motions.get((a.window, b.window), 0.5),
-                 SelectionRules(blur_ratio=0.45, blur_context_s=3.0, min_motion=0.02))
+    return judge(
+        candidates,
+        times,
+        np.asarray(sharpness),
+        lambda a, b: motions.get((a.window, b.window), 0.5),
+        SelectionRules(blur_ratio=0.45, blur_context_s=3.0, min_motion=0.02),
+    )
 
 
 def test_a_frame_far_blurrier_than_its_neighbours_is_rejected_and_the_next_sharp_one_kept():
     assert verdicts([100, 110, 20, 105, 95], {}) == [
-        Verdict.KEPT, Verdict.KEPT, Verdict.BLURRY, Verdict.KEPT, Verdict.KEPT
+        Verdict.KEPT,
+        Verdict.KEPT,
+        Verdict.BLURRY,
+        Verdict.KEPT,
+        Verdict.KEPT,
     ]
 
 
@@ -71,7 +89,11 @@ def test_frames_are_redundant_until_the_picture_moved_enough_since_the_last_kept
     # the camera hovers after frame 1: frames 2 and 3 show what frame 1 showed; frame 4 moved on
     motions = {(0, 1): 0.1, (1, 2): 0.001, (1, 3): 0.01, (1, 4): 0.05}
     assert verdicts([100, 100, 100, 100, 100], motions) == [
-        Verdict.KEPT, Verdict.KEPT, Verdict.REDUNDANT, Verdict.REDUNDANT, Verdict.KEPT
+        Verdict.KEPT,
+        Verdict.KEPT,
+        Verdict.REDUNDANT,
+        Verdict.REDUNDANT,
+        Verdict.KEPT,
     ]
 
 

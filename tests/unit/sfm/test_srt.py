@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - subtitle lines are as long as DJI writes them
 """DJI telemetry subtitles: every dialect gives the same positions, altitudes and focal lengths.
 
 Samples are hand-written in the layouts of public samples (DJI_SRT_Parser's collection and bug
@@ -125,20 +126,32 @@ def test_without_an_altitude_there_is_no_position_never_altitude_zero():
 
 
 def test_a_fix_at_zero_zero_is_no_position():
-    text = MAVIC_3.replace("[latitude: 46.948100] [longitude: 7.447400]", "[latitude: 0.000000] [longitude: 0.000000]")
+    text = MAVIC_3.replace(
+        "[latitude: 46.948100] [longitude: 7.447400]", "[latitude: 0.000000] [longitude: 0.000000]"
+    )
     telemetry = parse_srt(text)
     assert telemetry.samples[0].lat is None
     assert telemetry.position_at(0.0) == pytest.approx((46.9482, 7.4476, 571.5))  # the next entry, 33 ms away
 
 
 def test_a_zoom_changes_the_focal_length_from_its_entry_on():
-    text = MAVIC_3.replace("[focal_len: 24.00] [latitude: 46.948200]", "[focal_len: 70.00] [latitude: 46.948200]")
+    text = MAVIC_3.replace(
+        "[focal_len: 24.00] [latitude: 46.948200]", "[focal_len: 70.00] [latitude: 46.948200]"
+    )
     telemetry = parse_srt(text)
     assert telemetry.focal_at(0.0) == 24.0 and telemetry.focal_at(0.05) == 70.0
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "not a subtitle at all", "1\n2017.08.05 14:11:51\n[latitude : 1.5]\n",
-                                  "1\n00:00:00,000 --> 00:00:01,000\n<font>nothing here</font>\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\n\n",
+        "not a subtitle at all",
+        "1\n2017.08.05 14:11:51\n[latitude : 1.5]\n",
+        "1\n00:00:00,000 --> 00:00:01,000\n<font>nothing here</font>\n",
+    ],
+)
 def test_odd_files_give_no_telemetry_and_raise_nothing(text):
     telemetry = parse_srt(text)
     assert telemetry.position_at(0.0) is None and telemetry.altitude_kind is None

@@ -18,8 +18,11 @@ def write(tmp_path, name: str, data: bytes):
 
 
 def test_a_phone_video_gives_its_camera_focal_and_upright_size(tmp_path):
-    metadata = {"com.apple.quicktime.make": "Apple", "com.apple.quicktime.model": "iPhone 15",
-                "com.apple.quicktime.camera.focal_length.35mm_equivalent": "26"}
+    metadata = {
+        "com.apple.quicktime.make": "Apple",
+        "com.apple.quicktime.model": "iPhone 15",
+        "com.apple.quicktime.camera.focal_length.35mm_equivalent": "26",
+    }
     path = write(tmp_path, "IMG_0001.MOV", video_bytes(".mov", metadata=metadata, rotation=-90))
     info = probe(path)
     assert (info.make, info.model, info.focal_35mm) == ("Apple", "iPhone 15", 26.0)
@@ -37,7 +40,7 @@ def test_frames_of_a_rotated_video_are_written_upright(tmp_path):
         stream = container.add_stream("libx264", rate=10)
         stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
         stream.set_display_rotation(-90)
-        for k in range(30):
+        for _ in range(30):
             pixels = (rng.random((64, 96, 3)) * 200).astype(np.uint8)
             pixels[:8] = 255
             for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
@@ -53,8 +56,10 @@ def test_frames_of_a_rotated_video_are_written_upright(tmp_path):
     assert upright[:, -6:].mean() > 240 > upright[:, :-10].mean()  # the band is on the right
 
 
-@pytest.mark.parametrize(("suffix", "codec", "name"), [(".mp4", "libx265", "hevc"), (".mkv", None, "h264"),
-                                                       (".webm", None, "vp9"), (".ts", None, "h264")])
+@pytest.mark.parametrize(
+    ("suffix", "codec", "name"),
+    [(".mp4", "libx265", "hevc"), (".mkv", None, "h264"), (".webm", None, "vp9"), (".ts", None, "h264")],
+)
 def test_h265_and_other_containers_decode(tmp_path, suffix, codec, name):
     info = probe(write(tmp_path, f"clip{suffix}", video_bytes(suffix, frames=25, codec=codec)))
     assert info.codec == name and (info.width, info.height) == (64, 48)
@@ -91,7 +96,9 @@ def test_trimming_keeps_frames_inside_the_range_and_too_much_trim_is_too_short(t
     assert report.used_s == pytest.approx(2.5) and report.frames_decoded == 25
     assert sorted(p.name for p in work.iterdir()) == sorted(f.name for f in frames)
     with pytest.raises(VideoRefused) as refused:
-        extract_frames(path, "walk", probe(path), work, VideoConfig(trim_start_s=2.0, trim_end_s=2.0), 100, 1600)
+        extract_frames(
+            path, "walk", probe(path), work, VideoConfig(trim_start_s=2.0, trim_end_s=2.0), 100, 1600
+        )
     assert refused.value.kind == "too_short" and "after trimming" in refused.value.detail
 
 
