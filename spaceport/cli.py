@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(view)
 
     submit = add("submit", "Upload photos to the cloud inbox and submit a job through the API (SigV4).")
-    submit.add_argument("photos", type=Path, metavar="PHOTOS_DIR", help="folder of photos")
+    submit.add_argument("photos", type=Path, metavar="PHOTOS", help="folder of photos and videos, or one video")
     submit.add_argument("--email", required=True, help="where the result is sent")
     submit.add_argument("--preset", choices=("preview", "standard", "quality"), default="standard")
     submit.add_argument("--name", help="inbox folder name (default: folder name + time)")
