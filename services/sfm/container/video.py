@@ -116,15 +116,24 @@ def _upright(pixels: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(pixels, k=(rotation // 90) % 4))
 
 
+def main_stream(container):
+    """The video stream to read: the largest picture that is not cover art or a thumbnail track."""
+    import av
+
+    still = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
+    moving = [s for s in container.streams.video if not s.disposition & still] or list(container.streams.video)
+    if not moving:
+        raise VideoRefused("unreadable", "no video stream")
+    return max(moving, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0))
+
+
 def probe(path: Path) -> VideoInfo:
     """Open the video, read its first frame and its metadata; raises VideoRefused."""
     import av
 
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoRefused("unreadable", "no video stream")
-            stream = container.streams.video[0]
+            stream = main_stream(container)
             first = next(container.decode(stream), None)
             if first is None:
                 raise VideoRefused("unreadable", "no frame could be decoded")
@@ -229,10 +238,15 @@ def extract_frames(
     scored_sharpness: list[float] = []
     best: _Best | None = None
     fps = info.fps or 30.0
+    names: set[str] = set()
 
     def close(window: _Best) -> None:
         rgb = _upright(window.frame.to_ndarray(format="rgb24"), info.rotation)  # type: ignore[attr-defined]
-        name = f"{stem}_{round(window.time_s * fps):06d}.jpg"
+        number = round(window.time_s * fps)
+        while f"{stem}_{number:06d}.jpg" in names:  # variable frame rates can round two times alike
+            number += 1
+        name = f"{stem}_{number:06d}.jpg"
+        names.add(name)
         size = write_copy(Decoded(rgb, None, None), name, work_dir, None, max_image_size)
         candidates.append(
             (Candidate(window.window, window.time_s, window.sharpness), window.thumb, name, size)
@@ -240,7 +254,7 @@ def extract_frames(
 
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0]
+            stream = main_stream(container)
             stream.thread_type = "AUTO"
             offset = _start_s(stream)
             if start > 0:

@@ -114,3 +114,27 @@ def test_the_cap_bounds_the_frames_kept(tmp_path):
 def test_the_cap_is_shared_by_duration():
     assert share_cap({"a.mp4": 30.0, "b.mp4": 90.0}, 300) == {"a.mp4": 75, "b.mp4": 225}
     assert share_cap({"a.mp4": 1.0, "b.mp4": 999.0}, 100)["a.mp4"] == 1
+
+
+def test_cover_art_larger_than_the_video_is_not_read_as_the_video(tmp_path):
+    import av
+
+    path = tmp_path / "with_cover.mp4"
+    with av.open(str(path), "w") as container:
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 128, 128, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        art = av.VideoFrame.from_ndarray(np.zeros((128, 128, 3), np.uint8), format="rgb24")
+        for packet in [*cover.encode(art.reformat(format="yuvj420p")), *cover.encode()]:
+            container.mux(packet)
+        rng = np.random.default_rng(1)
+        for _ in range(20):
+            pixels = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    info = probe(path)
+    assert (info.codec, info.width, info.height) == ("h264", 64, 48)
