@@ -129,8 +129,11 @@ def handle(envelope: Envelope, ports: Ports, pipeline: Pipeline, limits: PhotoLi
     if bucket != pipeline.bucket or not is_manifest:
         logger.warning("not a manifest of ours", extra={"bucket": bucket, "key": key})
         return
-    version = str(obj.get("etag") or obj.get("eTag") or obj.get("sequencer") or "")
-    job_id = new_job_id(f"manifest|{bucket}|{key}|{version}")
+    # One job per upload of the manifest: the object's version (versioned bucket) or S3's
+    # sequencer tells uploads apart, so a re-upload after a failure is a new job, while a
+    # redelivered event of the same upload is the same job. The ETag (content) cannot.
+    upload = obj.get("version-id") or obj.get("sequencer") or obj.get("etag") or obj.get("eTag") or ""
+    job_id = new_job_id(f"manifest|{bucket}|{key}|{upload}")
     owner = f"manifest:{envelope.detail.get('requester', 'unknown')}"
     existing = ports.table.get(job_id)
     if existing is not None:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.sfm.container.video_config import VideoConfig
-from shared.options import JobOptions, Preset
+from shared.options import JobOptions, Preset, resolve
 from shared.photo_formats import MIN_PHOTO_SIDE, MIN_PHOTOS
 
 SfmMatcher = Literal["auto", "exhaustive", "sequential", "spatial"]
@@ -63,13 +63,19 @@ class Config(BaseModel):
     num_threads: int = -1
     # Seed for RANSAC and the mappers (deterministic runs).
     seed: int = 0
+    # "solve" the cameras; "import" the COLMAP model in the input (importer.py); "auto": import
+    # when the input holds one.
+    mode: Literal["auto", "solve", "import"] = "auto"
     # Frames from videos: how many, which, trimming (services/sfm/container/video_config.py).
     video: VideoConfig = Field(default_factory=VideoConfig)
 
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
+        """The preset's config at the job's image size when one is given; otherwise the preset's SfM
+        size, raised to the training size (the undistorted images are what training reads)."""
         base = PRESETS[options.preset]
-        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": options.matcher,
+        size = options.max_image_size or max(base.max_image_size, resolve(options).max_image_size)
+        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher, "mode": options.sfm_mode,
                                        "video": VideoConfig.from_options(options)})
 
 

@@ -43,6 +43,7 @@ class Metrics(BaseModel):
     mapper: str  # incremental or global
     image_size: tuple[int, int]  # largest (width, height) of the working copies
     georeferenced: bool = False  # sparse/0 is in a local ENU metric frame (see georef.json)
+    model_source: str = "solved"  # "solved" here, or "imported" from the user's COLMAP model
     unplaced_photos: list[str] = Field(default_factory=list)  # photos not in the model (original names)
     photo_groups: list[int] = Field(default_factory=list)  # sizes of separate groups of linked photos (2+)
     photos_with_masks: int = 0  # photos with pixels to ignore (alpha or a masks/ file)

@@ -21,6 +21,7 @@ from services.sfm.container.export import export_masks, export_undistorted
 from services.sfm.container.features import count_verified_pairs, extract_features, write_pose_priors
 from services.sfm.container.georef import GEOREF_FILE, georeference, gps_origin, gps_positions_enu
 from services.sfm.container.groups import describe_split, match_groups, placement
+from services.sfm.container.importer import find_model, import_model
 from services.sfm.container.loops import match_sequential_with_loops
 from services.sfm.container.mapping import reconstruct, refine_principal_point
 from services.sfm.container.matching import MatcherPlan, choose_matcher, run_matcher
@@ -150,6 +151,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
 
     pycolmap.logging.minloglevel = 1  # warnings and errors only
     out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.mode == "import" or (cfg.mode == "auto" and find_model(in_dir) is not None):
+        return import_model(cfg, in_dir, out_dir, ProgressReporter(out_dir, phase="import"))
     progress = ProgressReporter(out_dir, phase="prepare")
     timer = StepTimer(progress)
     with tempfile.TemporaryDirectory(prefix="spaceport-sfm-") as scratch_name:

@@ -8,7 +8,7 @@ import pytest
 HEAVY = {"torch", "pycolmap", "gsplat", "numpy", "PIL", "av"}
 
 
-@pytest.mark.parametrize("service", ["ingest", "sfm", "train", "compress", "notify"])
+@pytest.mark.parametrize("service", ["ingest", "sfm", "train", "compress", "notify", "reconcile"])
 def test_handler_import_pulls_in_no_heavy_module(service):
     probe = (
         f"import sys; import services.{service}.handler; "

@@ -2,7 +2,8 @@
 
 import pytest
 
-from spaceport.cli import CliError, photo_folder
+from spaceport.api import photo_folder
+from spaceport.commands.common import CliError
 from tests.support.photos import jpeg_bytes
 
 
