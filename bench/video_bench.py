@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from services.sfm.container.config import Config  # noqa: E402
 from services.sfm.container.evaluation import pose_errors, poses_from_model  # noqa: E402
-from services.sfm.container.video_config import VideoConfig  # noqa: E402
+from services.sfm.container.config import VideoConfig  # noqa: E402
 from shared.options import JobOptions, Preset  # noqa: E402
 from spaceport.synthetic import TRUTH_FILE, load_truth  # noqa: E402
 from spaceport.synthetic.flythrough import FlightPlan, Stretch, frame_name, render_flythrough, srt_text  # noqa: E402

@@ -29,7 +29,7 @@ from services.sfm.container.video import (
     share_cap,
     usable_range,
 )
-from services.sfm.container.video_config import VideoConfig
+from services.sfm.container.config import VideoConfig
 from services.sfm.container.workcopy import Refused, copy_names, decode_photo, fill_feature_masks, write_copy
 from shared.photo_folder import scan_folder
 from shared.photo_formats import PHOTO_SUFFIXES, Selection, Skip, Skipped

@@ -31,7 +31,7 @@ from services.sfm.container.frame_select import (
 )
 from services.sfm.container.metrics import VideoMetrics
 from services.sfm.container.srt import Telemetry
-from services.sfm.container.video_config import VideoConfig
+from services.sfm.container.config import VideoConfig
 from services.sfm.container.workcopy import Decoded, write_copy
 from shared.photo_formats import MAX_VIDEO_PIXELS, MAX_VIDEO_SECONDS
 

@@ -12,7 +12,7 @@ import pytest
 from services.sfm.container.config import Config
 from services.sfm.container.evaluation import poses_from_model, rotation_angle_deg
 from services.sfm.container.program import run
-from services.sfm.container.video_config import VideoConfig
+from services.sfm.container.config import VideoConfig
 from shared.causes import CauseCode
 from shared.stage import EXIT_INPUT, EXIT_OK, FAILURE_FILE, METRICS_FILE, StageName, execute_stage
 from spaceport.synthetic import TRUTH_FILE, load_truth

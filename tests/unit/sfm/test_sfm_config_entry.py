@@ -35,17 +35,13 @@ def test_config_rejects_unknown_fields():
         Config(max_images_size=3)
 
 
-LIGHT_CONFIG_MODULES = {"services.sfm.container.video_config"}  # held to the same rule
-
-
-@pytest.mark.parametrize("module", ["config.py", "video_config.py"])
-def test_config_module_imports_only_pydantic_and_shared(module):
-    tree = ast.parse((CONTAINER / module).read_text())
+def test_config_module_imports_only_pydantic_and_shared():
+    tree = ast.parse((CONTAINER / "config.py").read_text())
     roots = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module not in LIGHT_CONFIG_MODULES:
+        elif isinstance(node, ast.ImportFrom) and node.module:
             roots.add(node.module.split(".")[0])
     assert roots <= {"__future__", "typing", "pydantic", "shared"}
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from services.sfm.container.video import VideoRefused, check_limits, extract_frames, probe, share_cap
-from services.sfm.container.video_config import VideoConfig
+from services.sfm.container.config import VideoConfig
 from tests.support.videos import video_bytes
 
 
