@@ -52,9 +52,16 @@ class Scene:
         return top + (bottom - top) * fv
 
 
-def make_scene(kind: str, rng: np.random.Generator) -> Scene:
-    """Build the drone (terrain + buildings) or orbit (object on flat textured ground) scene."""
-    if kind == "drone":
+def make_scene(kind: str, rng: np.random.Generator, flat: bool = False) -> Scene:
+    """Build the drone (terrain + buildings) or orbit (object on flat textured ground) scene.
+
+    flat (drone only): a textured plane at height 0, no hills and no buildings (the case where
+    focal length and flying height cannot be told apart from the photos alone).
+    """
+    if kind == "drone" and flat:
+        extent, amplitude, tex = 60.0, 0.0, 1536
+        heights, boxes, sphere, texel = np.zeros((9, 9)), [], None, 0.06
+    elif kind == "drone":
         extent, amplitude, tex = 60.0, 2.5, 1536
         heights = amplitude * value_noise(rng, 257, 1, octaves=4, base=3, persistence=0.5)[..., 0]
         boxes = []

@@ -54,7 +54,7 @@ class VideoConfig(BaseModel):
 
 
 SfmMatcher = Literal["auto", "exhaustive", "sequential", "spatial"]
-Mapper = Literal["incremental", "global"]
+Mapper = Literal["auto", "incremental", "global"]
 
 
 class Config(BaseModel):
@@ -91,15 +91,23 @@ class Config(BaseModel):
     min_image_side: int = Field(default=MIN_PHOTO_SIDE, ge=0)
     # A model with fewer 3D points than this fails with DEGENERATE_MODEL.
     min_points3d: int = Field(default=100, ge=0)
-    # Camera solver: global (GLOMAP, built into pycolmap; registered 16/16 banana photos where
-    # incremental placed 15, see docs/bench/sfm.md) or incremental (COLMAP).
-    mapper: Mapper = "global"
+    # Camera solver: "auto" = incremental (COLMAP) with GPS position priors when photos have GPS
+    # (only it takes them), else global (GLOMAP: registered 16/16 banana photos where incremental
+    # placed 15, see docs/bench/sfm.md); a global solve that builds nothing (flat ground seen from
+    # straight above: every pair is a homography) is retried incremental.
+    mapper: Mapper = "auto"
     # Refine the principal point in a final bundle adjustment (kept only if it stays near the centre).
     refine_principal_point: bool = True
     # Largest accepted principal-point shift from the image centre, as a fraction of width/height.
     max_principal_point_offset: float = Field(default=0.05, ge=0.0, le=0.5)
+    # After the final bundle adjustment, triangulate the points the mapper left out (poses fixed).
+    triangulate_more: bool = True
+    # ... including points seen in only two photos (a denser start for training).
+    two_view_points: bool = True
     # Align the model to a local east-north-up metric frame when enough photos have GPS.
     georeference: bool = True
+    # ... with GPS as position priors (sigmas from the noise model) in the final bundle adjustment.
+    gps_bundle_adjustment: bool = True
     # Fewest photos with GPS (and registered) needed to geo-reference.
     min_gps_images: int = Field(default=3, ge=3)
     # CPU threads for extraction, matching and mapping (-1: all cores).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, assert_never
@@ -61,9 +62,14 @@ def choose_matcher(
     return MatcherPlan("exhaustive", None, "unordered set without GPS")
 
 
-def run_matcher(kind: MatcherKind, database: Path, cfg: Config, visual_index: Path | None = None) -> None:
+def run_matcher(
+    kind: MatcherKind, database: Path, cfg: Config, unlocated: list[str] | None = None,
+    visual_index: Path | None = None,
+) -> None:
     """Match the pairs `kind` selects; pairs already in the database are skipped by COLMAP.
 
+    Spatial matching pairs only photos with a pose prior: each of `unlocated` (no usable GPS) is
+    matched with every other photo instead, so that a bad fix does not leave its photo unplaced.
     visual_index: sequential matching also detects loops with this index (built from the job's
     own features by loops.py, which runs this in a child process: a bad index aborts pycolmap).
     """
@@ -97,5 +103,27 @@ def run_matcher(kind: MatcherKind, database: Path, cfg: Config, visual_index: Pa
         pairing.num_threads = cfg.num_threads
         pycolmap.match_spatial(database, matching_options=matching, pairing_options=pairing,
                                verification_options=verification, device=pycolmap.Device.cpu)
+        if unlocated:
+            _match_with_all(database, unlocated, matching, verification)
     else:
         assert_never(kind)
+
+
+def _match_with_all(database: Path, names: list[str], matching, verification) -> None:
+    """Match each of `names` with every image in the database (an imported pair list)."""
+    import pycolmap
+
+    db = pycolmap.Database.open(database)
+    try:
+        all_names = sorted(image.name for image in db.read_all_images())
+    finally:
+        db.close()
+    wanted = set(names)
+    pairs = {tuple(sorted((a, b))) for a in wanted for b in all_names if a != b}
+    with tempfile.TemporaryDirectory() as scratch:
+        pair_file = Path(scratch) / "pairs.txt"
+        pair_file.write_text("".join(f"{a} {b}\n" for a, b in sorted(pairs)))
+        pairing = pycolmap.ImportedPairingOptions()
+        pairing.match_list_path = pair_file
+        pycolmap.match_image_pairs(database, matching_options=matching, pairing_options=pairing,
+                                   verification_options=verification, device=pycolmap.Device.cpu)

@@ -43,6 +43,16 @@ class Metrics(BaseModel):
     mapper: str  # incremental or global
     image_size: tuple[int, int]  # largest (width, height) of the working copies
     georeferenced: bool = False  # sparse/0 is in a local ENU metric frame (see georef.json)
+    mapper_reason: str = ""  # why this mapper ("auto": global, GPS through the pose-prior bundle adjustment)
+    points3d_mapped: int = 0  # 3D points after the final bundle adjustment, before re-triangulation
+    # Per camera: focal source, prior_px, final_px, held (kept at the EXIF value) and rel_std (the
+    # focal's relative 1-sigma precision from the photos alone; refined when <= 1 %).
+    focal: list[dict] = Field(default_factory=list)
+    principal_point_refined: bool = False  # freed in the final bundle adjustment (only where observable)
+    # GPS: fixes used / left out (name -> why) / without altitude, the noise model, and the
+    # residual of the delivered model against GPS (see georef.json); None without GPS.
+    gps: dict | None = None
+    attitude_error_deg: float | None = None  # median solved vs DJI gimbal orientation difference
     model_source: str = "solved"  # "solved" here, or "imported" from the user's COLMAP model
     unplaced_photos: list[str] = Field(default_factory=list)  # photos not in the model (original names)
     photo_groups: list[int] = Field(default_factory=list)  # sizes of separate groups of linked photos (2+)

@@ -77,7 +77,26 @@ DJI_ATTITUDE_KEYS = (
     "GimbalRollDegree", "GimbalPitchDegree", "GimbalYawDegree",
     "FlightRollDegree", "FlightPitchDegree", "FlightYawDegree",
     "RelativeAltitude", "AbsoluteAltitude",
+    # RTK: solution status (50 fixed, 34 float, 16 single point) and 1-sigma errors in metres
+    "RtkFlag", "RtkStdLon", "RtkStdLat", "RtkStdHgt",
 )
+GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON, GPS_ALT_REF, GPS_ALT = 1, 2, 3, 4, 5, 6
+GPS_H_POSITIONING_ERROR = 31  # EXIF 2.31 GPSHPositioningError, metres
+
+
+@dataclass(frozen=True)
+class GpsFix:
+    """A photo's GPS position as its EXIF states it, and whether it can be used."""
+
+    lat: float  # degrees, north positive
+    lon: float  # degrees, east positive
+    alt: float | None  # metres above sea level; None when the photo has no altitude (a 2D fix)
+    h_error_m: float | None = None  # horizontal error the receiver reports (GPSHPositioningError)
+    problem: str | None = None  # why the fix is unusable ("zero coordinates", ...); None when usable
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
 
 
 @dataclass
@@ -86,7 +105,7 @@ class ExifInfo:
     model: str = ""
     focal_mm: float | None = None
     focal_35mm: float | None = None
-    gps: tuple[float, float, float] | None = None  # (lat deg, lon deg, alt m; alt 0 if absent)
+    gps: GpsFix | None = None  # None when the photo has no GPS position tags at all
     captured: str | None = None  # DateTimeOriginal text
     attitude: dict[str, float] = field(default_factory=dict)  # DJI XMP gimbal / flight angles
 
@@ -151,16 +170,39 @@ def _dms_to_degrees(dms: object, ref: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def parse_gps(gps_ifd: dict) -> tuple[float, float, float] | None:
-    """EXIF GPS IFD (Pillow dict keyed by tag number) -> (lat, lon, alt) or None."""
-    lat = _dms_to_degrees(gps_ifd.get(2), gps_ifd.get(1, "N"))
-    lon = _dms_to_degrees(gps_ifd.get(4), gps_ifd.get(3, "E"))
-    if lat is None or lon is None or (lat == 0.0 and lon == 0.0) or abs(lat) > 90 or abs(lon) > 180:
+def _gps_ref(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode(errors="ignore")
+    text = str(value).strip("\x00 ").upper() if value is not None else ""
+    return text or None
+
+
+def parse_gps(gps_ifd: dict) -> GpsFix | None:
+    """EXIF GPS IFD (Pillow dict keyed by tag number, EXIF 2.32 section 4.6.6) -> GpsFix.
+
+    None when there is no latitude/longitude at all. A fix that exists but cannot be trusted
+    (missing N/S or E/W reference, 0/0 coordinates, out of range) comes back with `problem` set,
+    so that it can be named to the user. A missing altitude stays unknown (alt None), never 0.
+    """
+    if gps_ifd.get(GPS_LAT) is None and gps_ifd.get(GPS_LON) is None:
         return None
-    alt = _ratio(gps_ifd.get(6)) or 0.0
-    ref = gps_ifd.get(5, 0)
-    below = ref in (1, b"\x01") or (isinstance(ref, bytes) and ref[:1] == b"\x01")
-    return lat, lon, -alt if below else alt
+    lat_ref, lon_ref = _gps_ref(gps_ifd.get(GPS_LAT_REF)), _gps_ref(gps_ifd.get(GPS_LON_REF))
+    lat = _dms_to_degrees(gps_ifd.get(GPS_LAT), lat_ref or "N")
+    lon = _dms_to_degrees(gps_ifd.get(GPS_LON), lon_ref or "E")
+    if lat is None or lon is None:
+        return GpsFix(float("nan"), float("nan"), None, problem="unreadable coordinates")
+    alt = _ratio(gps_ifd.get(GPS_ALT))
+    if alt is not None and _gps_ref(gps_ifd.get(GPS_ALT_REF)) in ("\x01", "1"):
+        alt = -alt
+    h_error = _ratio(gps_ifd.get(GPS_H_POSITIONING_ERROR))
+    problem = None
+    if lat == 0.0 and lon == 0.0:
+        problem = "zero coordinates"
+    elif abs(lat) > 90 or abs(lon) > 180:
+        problem = "coordinates out of range"
+    elif lat_ref not in ("N", "S") or lon_ref not in ("E", "W"):
+        problem = "no N/S or E/W reference"
+    return GpsFix(lat, lon, alt, h_error if h_error and h_error > 0 else None, problem)
 
 
 def parse_dji_xmp(xmp: bytes | str | None) -> dict[str, float]:
@@ -210,12 +252,21 @@ def sensor_width_mm(make: str, model: str) -> float | None:
 
 
 def focal_prior_px(exif: ExifInfo, width: int, height: int) -> tuple[float, str]:
-    """Focal length in pixels for an image of width x height, and where it came from."""
-    if exif.focal_35mm:
-        return exif.focal_35mm / FULL_FRAME_DIAGONAL_MM * math.hypot(width, height), "exif_35mm"
+    """Focal length in pixels for an image of width x height, and where it came from.
+
+    In order of precision: the physical focal length over a sensor width from SENSOR_WIDTH_MM
+    ("exif_sensor": exact, and right for 16:9 frames cut from a 4:3 sensor, which keep its
+    width); the 35 mm equivalent against the full-frame diagonal ("exif_35mm", CIPA DC-008;
+    rounded to a millimetre, ~2 %); else 1.2 x the longest side ("prior", a guess the solve
+    must refine). The first two are trusted measurements (see services/sfm/container/focal.py).
+    Focal-plane resolution tags are not used: resizing tools update the pixel size tags but not
+    them (caliterra's say 2.5 mm for a 6.2 mm sensor).
+    """
     sensor = sensor_width_mm(exif.make, exif.model)
     if exif.focal_mm and sensor:
         return exif.focal_mm / sensor * max(width, height), "exif_sensor"
+    if exif.focal_35mm:
+        return exif.focal_35mm / FULL_FRAME_DIAGONAL_MM * math.hypot(width, height), "exif_35mm"
     return DEFAULT_FOCAL_FACTOR * max(width, height), "prior"
 
 
@@ -305,10 +356,13 @@ def _add_video_frames(found: PhotoSet, selection: Selection, in_dir: Path, work_
             continue
         report.name = name
         if sidecar and telemetry is not None and not report.frames_with_gps:
-            report.warnings.append(f"{sidecar} gives no position with an altitude: its frames have no GPS")
+            report.warnings.append(f"{sidecar} gives no GPS position: its frames have no GPS")
+        elif report.frames_with_gps and report.altitude != "absolute":
+            report.warnings.append(f"{sidecar} gives no altitude above sea level: its frames' GPS is horizontal only")
         found.videos.append(report)
         for frame in frames:
-            exif = ExifInfo(make=info.make, model=info.model, focal_35mm=frame.focal_35mm, gps=frame.gps)
+            fix = GpsFix(*frame.gps) if frame.gps is not None else None
+            exif = ExifInfo(make=info.make, model=info.model, focal_35mm=frame.focal_35mm, gps=fix)
             focal, focal_source = focal_prior_px(exif, frame.width, frame.height)
             found.photos.append(Photo(in_dir / name, frame.name, frame.width, frame.height, exif, focal,
                                       focal_source, f"{name} at {frame.time_s:.2f} s", video=name))

@@ -19,14 +19,15 @@ from pathlib import Path
 from services.sfm.container.config import Config
 from services.sfm.container.export import export_masks, export_undistorted
 from services.sfm.container.features import count_verified_pairs, extract_features, write_pose_priors
-from services.sfm.container.georef import GEOREF_FILE, georeference, gps_origin, gps_positions_enu
+from services.sfm.container.georef import GEOREF_FILE
+from services.sfm.container.gps import describe_exclusions, gps_targets
 from services.sfm.container.groups import describe_split, match_groups, placement
 from services.sfm.container.importer import find_model, import_model
 from services.sfm.container.loops import match_sequential_with_loops
-from services.sfm.container.mapping import reconstruct, refine_principal_point
 from services.sfm.container.matching import MatcherPlan, choose_matcher, run_matcher
 from services.sfm.container.metrics import Metrics, VideoMetrics
 from services.sfm.container.photos import PhotoSet, group_cameras, prepare_photos
+from services.sfm.container.solve import finish_solve, map_photos, plan_solve, solve_metrics
 from services.sfm.container.workcopy import EXACT, FEATURES
 from shared.causes import CauseCode
 from shared.photo_formats import MAX_FILE_BYTES, MAX_PIXELS, Skip, describe_skipped, name_list
@@ -167,28 +168,32 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         warnings = check_inputs(photo_set, cfg)
         photos = photo_set.photos
         n = len(photos)
-        gps = {p.name: p.exif.gps for p in photos if p.exif.gps is not None}
-        origin = gps_origin(list(gps.values())) if gps else None
-        enu = gps_positions_enu(gps, origin) if origin else {}
+        targets = gps_targets(photos)
+        if targets is not None:
+            warnings += describe_exclusions(targets)
+        n_gps = len(targets.names) if targets is not None else 0
 
         with timer.step("extract"):
             feature_masks = masks / FEATURES if (masks / FEATURES).is_dir() else None
             extract_features(database, work_images, list(group_cameras(photos).values()), cfg, feature_masks)
-            if enu:
-                write_pose_priors(database, enu)
+            if n_gps:
+                write_pose_priors(database, targets)
 
         frames = sum(1 for p in photos if p.video)
-        plan = choose_matcher(cfg.matcher, [p.name for p in photos], len(gps), cfg, frames)
+        plan = choose_matcher(cfg.matcher, [p.name for p in photos], n_gps, cfg, frames)
         logger.info("matcher chosen", extra={"matcher": plan.first, "reason": plan.reason})
+        solve_plan = plan_solve(photos, targets, cfg)
+        logger.info("mapper chosen", extra={"mapper": solve_plan.mapper, "reason": solve_plan.mapper_reason})
         with timer.step("match"):
             loops = plan.first == "sequential" and frames > 0 and cfg.video.loop_detection
             if loops and not match_sequential_with_loops(database, cfg, scratch):
                 warnings.append("loop detection failed: video frames matched with their neighbours only")
                 loops = False
             if not loops:
-                run_matcher(plan.first, database, cfg)
+                run_matcher(plan.first, database, cfg,
+                            unlocated=[p.name for p in photos if targets is None or p.name not in targets.index()])
         with timer.step("map"):
-            model = reconstruct(database, work_images, scratch / "mapped", cfg)
+            model, mapper = map_photos(database, work_images, scratch / "mapped", cfg, solve_plan)
         fallback_used = None
         if plan.fallback and _registered(model) < cfg.fallback_registration_ratio * n:
             logger.info("matcher fallback", extra={"registered": _registered(model), "fallback": plan.fallback})
@@ -196,30 +201,19 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             with timer.step("match_fallback"):
                 run_matcher(plan.fallback, database, cfg)
             with timer.step("map_fallback"):
-                retry = reconstruct(database, work_images, scratch / "mapped_fallback", cfg)
+                retry, retry_mapper = map_photos(database, work_images, scratch / "mapped_fallback", cfg, solve_plan)
             if _registered(retry) >= _registered(model):
-                model = retry
+                model, mapper = retry, retry_mapper
         groups = match_groups(database, cfg.min_pair_inliers)
         _check_model(model, n, database, plan, fallback_used, cfg, groups, photos)
         assert model is not None
         placed = placement(photos, model, groups)
         warnings.extend(placed.warnings)
-        if cfg.refine_principal_point:
-            with timer.step("map_refine"):
-                model, kept = refine_principal_point(model, cfg)
-            if not kept:
-                warnings.append("principal point refinement rejected (drifted or raised the error): kept centred")
-
-        georeferenced = False
-        if cfg.georeference and origin is not None:
-            with timer.step("georeference"):
-                result = georeference(model, enu, origin, cfg.min_gps_images)
-            if result is None:
-                warnings.append(f"GPS on {len(gps)} photos is too sparse or too clustered to geo-reference")
-            else:
-                georeferenced = True
-                write_json_atomic(out_dir / GEOREF_FILE, result.to_json())
-        if not georeferenced:
+        model, solved = finish_solve(model, database, work_images, scratch, photos, targets, mapper, cfg, timer.step)
+        warnings += solved.warnings
+        if solved.georef is not None:
+            write_json_atomic(out_dir / GEOREF_FILE, solved.georef.to_json())
+        else:
             (out_dir / GEOREF_FILE).unlink(missing_ok=True)
 
         with timer.step("undistort"):
@@ -239,13 +233,14 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             mean_reprojection_error_px=round(float(model.compute_mean_reprojection_error()), 4),
             mean_track_length=round(float(model.compute_mean_track_length()), 3),
             cameras=model.num_cameras(),
-            photos_with_gps=len(gps),
+            photos_with_gps=sum(1 for p in photos if p.exif.gps is not None),
             photos_with_attitude=sum(1 for p in photos if p.exif.attitude),
             matcher=plan.first,
             matcher_fallback=fallback_used,
-            mapper=cfg.mapper,
+            mapper=mapper,
             image_size=(max(p.width for p in photos), max(p.height for p in photos)),
-            georeferenced=georeferenced,
+            georeferenced=solved.georef is not None,
+            **solve_metrics(solved, targets, solve_plan),
             unplaced_photos=placed.unplaced,
             photo_groups=placed.groups,
             photos_with_masks=sum(1 for p in photos if p.masked),

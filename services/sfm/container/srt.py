@@ -17,8 +17,8 @@ Some Mavic Air 2 firmware writes latitude and longitude in radians; a track that
 in radians (every value within ±pi/2, ±pi, and a spread below 0.001) is converted. A fix at
 (0, 0) (no satellites yet) is no position. An altitude is absolute (metres above sea level:
 `abs_alt`, `altitude`) or relative (above the take-off point: `rel_alt`, `H`, `BAROMETER`,
-`Hb`); one video uses one kind, never a mix, and a video without either has no altitude (which
-is unknown, never 0).
+`Hb`). Only an absolute altitude is an altitude: a video with heights above take-off only (or
+none) gets horizontal positions, its altitude unknown (never 0).
 """
 
 from __future__ import annotations
@@ -73,21 +73,20 @@ class Telemetry:
             return "relative"
         return None
 
-    def position_at(self, time_s: float, max_gap_s: float = 1.5) -> tuple[float, float, float] | None:
+    def position_at(self, time_s: float, max_gap_s: float = 1.5) -> tuple[float, float, float | None] | None:
         """(lat, lon, alt) at time_s, interpolated linearly between the entries' start times.
 
-        None without an altitude (see altitude_kind), or when no positioned entry lies within
-        max_gap_s of time_s (GPS lost, or a subtitle shorter than the video).
+        alt is metres above sea level when the subtitle has absolute altitudes, else None (a
+        height above the take-off point is no altitude; unknown is never 0). None when no
+        positioned entry lies within max_gap_s of time_s (GPS lost, or a subtitle shorter than
+        the video).
         """
-        kind = self.altitude_kind
-        if kind is None:
-            return None
+        absolute = self.altitude_kind == "absolute"
         track = [
-            (s.start_s, s.lat, s.lon, s.abs_alt if kind == "absolute" else s.rel_alt)
+            (s.start_s, s.lat, s.lon, s.abs_alt if absolute else None)
             for s in self.samples
-            if s.lat is not None and s.lon is not None
+            if s.lat is not None and s.lon is not None and (s.abs_alt is not None or not absolute)
         ]
-        track = [row for row in track if row[3] is not None]
         if not track:
             return None
         times = [row[0] for row in track]
@@ -102,7 +101,8 @@ class Telemetry:
                 return None
             return nearest[1], nearest[2], nearest[3]
         w = (time_s - before[0]) / (after[0] - before[0]) if after[0] > before[0] else 0.0
-        lat, lon, alt = (b + w * (a - b) for b, a in zip(before[1:], after[1:], strict=True))
+        lat, lon = (b + w * (a - b) for b, a in zip(before[1:3], after[1:3], strict=True))
+        alt = None if before[3] is None or after[3] is None else before[3] + w * (after[3] - before[3])
         return lat, lon, alt
 
     def focal_at(self, time_s: float) -> float | None:

@@ -74,7 +74,7 @@ class FrameCopy:
     time_s: float  # seconds from the start of the video
     width: int  # working copy size
     height: int
-    gps: tuple[float, float, float] | None  # (lat, lon, alt) from the video's telemetry subtitle
+    gps: tuple[float, float, float | None] | None  # (lat, lon, alt or None) from the DJI subtitle
     focal_35mm: float | None  # from the subtitle at this time, else the container
 
 

@@ -85,9 +85,9 @@ RADIANS = """1
     [
         (MAVIC_3, "bracketed", (46.9481, 7.4474, 571.3), "absolute", 24.0),
         (MAVIC_2_PRO, "bracketed", (-33.8651, 151.2093, 52.4), "absolute", 28.0),
-        (PHANTOM_4, "inline", (-33.4569, -70.6483, 45.6), "relative", None),
-        (MAVIC_PRO, "legacy", (-33.9187, 18.4240, 12.5), "relative", None),
-        (MATRICE_300, "matrice", (52.52, 13.405, 80.5), "relative", None),
+        (PHANTOM_4, "inline", (-33.4569, -70.6483, None), "relative", None),
+        (MAVIC_PRO, "legacy", (-33.9187, 18.4240, None), "relative", None),
+        (MATRICE_300, "matrice", (52.52, 13.405, None), "relative", None),
     ],
 )
 def test_each_dialect_gives_latitude_longitude_altitude_and_focal(text, dialect, first, altitude, focal):
@@ -95,16 +95,21 @@ def test_each_dialect_gives_latitude_longitude_altitude_and_focal(text, dialect,
     assert telemetry.dialect == dialect
     assert telemetry.altitude_kind == altitude
     start = telemetry.samples[0].start_s
-    assert telemetry.position_at(start) == pytest.approx(first, abs=1e-5)
+    lat, lon, alt = telemetry.position_at(start)
+    assert (lat, lon) == pytest.approx(first[:2], abs=1e-9)
+    assert alt == (None if first[2] is None else pytest.approx(first[2], abs=1e-5))  # height above take-off: no altitude
+    assert telemetry.samples[0].rel_alt is not None or altitude == "absolute"
     assert telemetry.focal_at(start) == focal
 
 
 def test_positions_between_entries_are_interpolated_in_time():
     telemetry = parse_srt(PHANTOM_4)  # one entry a second
-    lat, lon, alt = telemetry.position_at(0.25)
+    lat, lon, _ = telemetry.position_at(0.25)
     assert lat == pytest.approx(-33.456900 + 0.25 * 0.0001)
     assert lon == pytest.approx(-70.648300 + 0.25 * 0.0001)
-    assert alt == pytest.approx(45.6 + 0.25 * 2.0)
+    assert telemetry.samples[1].rel_alt == pytest.approx(47.6)
+    lat, lon, alt = parse_srt(MAVIC_3).position_at(0.0165)  # halfway between two frames
+    assert (lat, lon, alt) == pytest.approx((46.94815, 7.4475, 571.4))
 
 
 def test_a_time_far_from_every_entry_has_no_position():
@@ -118,11 +123,11 @@ def test_coordinates_written_in_radians_are_converted():
     assert lat == pytest.approx(math.degrees(0.722931)) and lon == pytest.approx(math.degrees(0.037736))
 
 
-def test_without_an_altitude_there_is_no_position_never_altitude_zero():
+def test_without_an_altitude_the_position_is_horizontal_never_altitude_zero():
     text = MAVIC_2_PRO.replace("[altitude: 52.400002] ", "").replace("[altitude: 52.500000] ", "")
     telemetry = parse_srt(text)
-    assert telemetry.samples[0].lat == pytest.approx(-33.8651)
-    assert telemetry.altitude_kind is None and telemetry.position_at(0.0) is None
+    assert telemetry.altitude_kind is None
+    assert telemetry.position_at(0.0) == (pytest.approx(-33.8651), pytest.approx(151.2093), None)
 
 
 def test_a_fix_at_zero_zero_is_no_position():
