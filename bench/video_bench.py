@@ -46,7 +46,13 @@ from services.sfm.container.evaluation import pose_errors, poses_from_model  # n
 from services.sfm.container.config import VideoConfig  # noqa: E402
 from shared.options import JobOptions, Preset  # noqa: E402
 from spaceport.synthetic import TRUTH_FILE, load_truth  # noqa: E402
-from spaceport.synthetic.flythrough import FlightPlan, Stretch, frame_name, render_flythrough, srt_text  # noqa: E402
+from spaceport.synthetic.flythrough import (  # noqa: E402
+    FlightPlan,
+    Stretch,
+    frame_name,
+    render_flythrough,
+    srt_text,
+)
 
 CPU_LOCK = Path("/tmp/spaceport-cpu.lock")
 STEM = "DJI_0001"

@@ -84,7 +84,9 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trim-start", type=float, metavar="S", help="seconds left out at the start of every video"
     )
-    parser.add_argument("--trim-end", type=float, metavar="S", help="seconds left out at the end of every video")
+    parser.add_argument(
+        "--trim-end", type=float, metavar="S", help="seconds left out at the end of every video"
+    )
     parser.add_argument(
         "-y", "--yes", action="store_true", help="start a long CPU run without asking (see `spaceport presets`)"
     )

@@ -126,8 +126,8 @@ class Config(BaseModel):
         size, raised to the training size (the undistorted images are what training reads)."""
         base = PRESETS[options.preset]
         size = options.max_image_size or max(base.max_image_size, resolve(options).max_image_size)
-        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher, "mode": options.sfm_mode,
-                                       "video": VideoConfig.from_options(options)})
+        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher,
+                                       "mode": options.sfm_mode, "video": VideoConfig.from_options(options)})
 
 
 PRESETS: dict[Preset, Config] = {

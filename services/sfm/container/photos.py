@@ -358,7 +358,7 @@ def _add_video_frames(found: PhotoSet, selection: Selection, in_dir: Path, work_
         if sidecar and telemetry is not None and not report.frames_with_gps:
             report.warnings.append(f"{sidecar} gives no GPS position: its frames have no GPS")
         elif report.frames_with_gps and report.altitude != "absolute":
-            report.warnings.append(f"{sidecar} gives no altitude above sea level: its frames' GPS is horizontal only")
+            report.warnings.append(f"{sidecar} gives no altitude above sea level: its frames' GPS is horizontal")
         found.videos.append(report)
         for frame in frames:
             fix = GpsFix(*frame.gps) if frame.gps is not None else None

@@ -190,8 +190,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
                 warnings.append("loop detection failed: video frames matched with their neighbours only")
                 loops = False
             if not loops:
-                run_matcher(plan.first, database, cfg,
-                            unlocated=[p.name for p in photos if targets is None or p.name not in targets.index()])
+                unlocated = [p.name for p in photos if targets is None or p.name not in targets.index()]
+                run_matcher(plan.first, database, cfg, unlocated=unlocated)
         with timer.step("map"):
             model, mapper = map_photos(database, work_images, scratch / "mapped", cfg, solve_plan)
         fallback_used = None

@@ -121,7 +121,8 @@ def main_stream(container):
     import av
 
     still = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
-    moving = [s for s in container.streams.video if not s.disposition & still] or list(container.streams.video)
+    streams = list(container.streams.video)
+    moving = [s for s in streams if not s.disposition & still] or streams
     if not moving:
         raise VideoRefused("unreadable", "no video stream")
     return max(moving, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0))

@@ -1,4 +1,5 @@
-"""Lambda handlers never import torch, pycolmap, gsplat, PyAV (or numpy/PIL): a fresh interpreter proves it."""
+"""Lambda handlers never import torch, pycolmap, gsplat, PyAV (or numpy/PIL): a fresh interpreter
+proves it."""
 
 import subprocess
 import sys

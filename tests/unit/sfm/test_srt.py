@@ -97,7 +97,8 @@ def test_each_dialect_gives_latitude_longitude_altitude_and_focal(text, dialect,
     start = telemetry.samples[0].start_s
     lat, lon, alt = telemetry.position_at(start)
     assert (lat, lon) == pytest.approx(first[:2], abs=1e-9)
-    assert alt == (None if first[2] is None else pytest.approx(first[2], abs=1e-5))  # height above take-off: no altitude
+    # a height above take-off is no altitude
+    assert alt == (None if first[2] is None else pytest.approx(first[2], abs=1e-5))
     assert telemetry.samples[0].rel_alt is not None or altitude == "absolute"
     assert telemetry.focal_at(start) == focal
 
