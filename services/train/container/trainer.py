@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,27 +30,6 @@ logger = logging.getLogger(__name__)
 
 # (step, total, figures) -> None; called after every step.
 StepCallback = Callable[[int, int, dict[str, float]], None]
-
-
-_STOP = threading.Event()
-
-
-class TrainingStopped(Exception):
-    """Training stopped on request (`request_checkpoint_and_stop`) after checkpointing `step`."""
-
-    def __init__(self, step: int, saved: Path | None) -> None:
-        super().__init__(f"training stopped on request at step {step}")
-        self.step = step
-        self.saved = saved  # the checkpoint written (None: no checkpoint folder configured)
-
-
-def request_checkpoint_and_stop() -> None:
-    """Ask running training loops to checkpoint after the current step and raise TrainingStopped.
-
-    Safe to call from a signal handler (SageMaker sends SIGTERM, then SIGKILL 120 s later): it only
-    sets a flag, read once per step.
-    """
-    _STOP.set()
 
 
 @dataclass
@@ -210,12 +188,8 @@ class Trainer:
                 figures = {"loss": loss_value, "psnr": self._last_psnr, "gaussians": float(len(self.params["means"]))}
                 on_step(self.step, cfg.steps, figures)
             # Also after the last step, so a run killed during evaluation or export skips training.
-            stop = _STOP.is_set()
-            saved = None
-            if ckpt_dir is not None and (stop or self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
-                saved = checkpoint.save(ckpt_dir, self.step, self.state_dict())
-            if stop:
-                raise TrainingStopped(self.step, saved)
+            if ckpt_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
+                checkpoint.save(ckpt_dir, self.step, self.state_dict())
         self._sync()
         ended = time.monotonic()
         return TrainResult(

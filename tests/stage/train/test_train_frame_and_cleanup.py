@@ -90,20 +90,19 @@ def test_stage_reports_floaters_removed_and_psnr_on_both_sides(sfm_dir, tmp_path
     assert metrics["image_storage"] == "cpu" and metrics["warmup_seconds"] > 0
 
 
-def test_a_stop_request_checkpoints_the_current_step_and_raises(sfm_dir, tmp_path, monkeypatch):
-    import threading
+def test_a_sigterm_checkpoints_the_current_step_and_ends_the_stage(sfm_dir, tmp_path):
+    from shared import termination
 
-    from services.train.container import trainer as trainer_module
-
-    monkeypatch.setattr(trainer_module, "_STOP", threading.Event())
     cfg = Config(**FAST, steps=30, checkpoint_every=100, checkpoint_dir=str(tmp_path))
     trainer = Trainer(cfg, load_scene(sfm_dir, cfg), torch.device("cpu"))
 
     def on_step(step, total, figures):
         if step == 7:
-            trainer_module.request_checkpoint_and_stop()  # what a SIGTERM handler calls
+            termination._requested.set()  # what the SIGTERM handler does (shared/termination.py)
 
-    with pytest.raises(trainer_module.TrainingStopped) as info:
-        trainer.train(on_step=on_step)
-    assert info.value.step == 7 and info.value.saved == tmp_path / "ckpt_00000007.pt"
+    try:
+        with pytest.raises(termination.StageTerminated, match="at step 7 of 30; checkpoint saved"):
+            trainer.train(on_step=on_step)
+    finally:
+        termination.reset()
     assert checkpoint.load_latest(tmp_path)["step"] == 7
