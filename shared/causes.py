@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.photo_formats import FORMAT_NAMES, MIN_PHOTO_SIDE
+from shared.photo_formats import (
+    FORMAT_NAMES,
+    MAX_VIDEO_BYTES,
+    MAX_VIDEO_SECONDS,
+    MIN_PHOTO_SIDE,
+    VIDEO_FORMAT_NAMES,
+)
 
 
 class CauseCode(StrEnum):
@@ -27,6 +33,9 @@ class CauseCode(StrEnum):
     IMAGE_TOO_SMALL = "image_too_small"
     BLANK_IMAGES = "blank_images"
     INVALID_MASKS = "invalid_masks"
+    UNREADABLE_VIDEO = "unreadable_video"
+    VIDEO_TOO_SHORT = "video_too_short"
+    VIDEO_TOO_LARGE = "video_too_large"
     # Resource problems: a bigger instance or smaller input helps.
     OUT_OF_MEMORY = "out_of_memory"
     TIMEOUT = "timeout"
@@ -92,6 +101,20 @@ ADVICE: dict[CauseCode, str] = {
     CauseCode.INVALID_MASKS: (
         "Give each mask the size of its photo, black (0) where pixels are to be ignored, and name it "
         "like the photo in a masks/ folder beside the photos (masks/IMG_1.png or masks/IMG_1.JPG.png)."
+    ),
+    CauseCode.UNREADABLE_VIDEO: (
+        "Export the named videos again as MP4 (H.264 or H.265) straight from the camera, drone or phone "
+        f"and upload them again (accepted: {VIDEO_FORMAT_NAMES}; 360-degree videos must be exported "
+        "as a flat video first)."
+    ),
+    CauseCode.VIDEO_TOO_SHORT: (
+        "The videos give too few sharp, distinct frames. Film at least 20 seconds while moving slowly "
+        "and steadily around the subject (not turning on the spot), avoid fast pans that blur the "
+        "picture, or add photos."
+    ),
+    CauseCode.VIDEO_TOO_LARGE: (
+        f"Keep each video under {MAX_VIDEO_BYTES // 1024**3} GiB, {MAX_VIDEO_SECONDS // 60} minutes "
+        "and 8K; split long recordings, or trim them with the trim options."
     ),
     CauseCode.OUT_OF_MEMORY: (
         "The job ran out of memory. Submit fewer photos, a lower preset or a smaller maximum "

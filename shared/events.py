@@ -55,9 +55,10 @@ class JobSubmitted(Event):
     owner: str
     email: str
     inbox_uri: str
-    photo_count: int = Field(ge=1)
-    photo_bytes: int = Field(ge=0)
+    photo_count: int = Field(ge=0)  # photos; a job has at least one photo or video
+    photo_bytes: int = Field(ge=0)  # bytes of its photos and videos
     options: JobOptions = Field(default_factory=JobOptions)
+    video_count: int = Field(default=0, ge=0)
 
     _email = field_validator("email")(check_email)
 
@@ -71,6 +72,7 @@ class JobSubmitted(Event):
             photo_count=job.photo_count,
             photo_bytes=job.photo_bytes,
             options=job.options,
+            video_count=job.video_count,
         )
 
 

@@ -35,20 +35,21 @@ class PresetSpec:
     sh_degree: int  # highest spherical-harmonics degree (view-dependent colour)
     summary: str  # what it is for, in a few words
     t4_minutes: tuple[int, int]  # estimated training time on one NVIDIA T4 (low, high)
+    video_frames: int  # most frames kept from a job's videos (shared by duration; one per 0.5 s at most)
 
 
 PRESETS: dict[Preset, PresetSpec] = {
     Preset.PREVIEW: PresetSpec(
         max_image_size=320, steps=1_500, max_gaussians=20_000, sh_degree=1,
-        summary="a first look, minutes on a laptop CPU", t4_minutes=(1, 3),
+        summary="a first look, minutes on a laptop CPU", t4_minutes=(1, 3), video_frames=150,
     ),
     Preset.STANDARD: PresetSpec(
         max_image_size=1_600, steps=30_000, max_gaussians=1_000_000, sh_degree=3,
-        summary="the usual result; needs a GPU", t4_minutes=(45, 120),
+        summary="the usual result; needs a GPU", t4_minutes=(45, 120), video_frames=300,
     ),
     Preset.QUALITY: PresetSpec(
         max_image_size=3_200, steps=50_000, max_gaussians=3_000_000, sh_degree=3,
-        summary="full resolution, finer detail; a large GPU", t4_minutes=(180, 480),
+        summary="full resolution, finer detail; a large GPU", t4_minutes=(180, 480), video_frames=600,
     ),
 }  # fmt: skip
 
@@ -84,6 +85,17 @@ class JobOptions(BaseModel):
     max_gaussians: int | None = Field(default=None, ge=1_000, le=10_000_000)
     # Drop splats with opacity below this before compression.
     prune_opacity: float = Field(default=0.004, ge=0.0, le=0.5)
+    # Most frames kept from the job's videos, shared among them by duration (None: the preset's cap).
+    max_video_frames: int | None = Field(default=None, ge=8, le=2_000)
+    # Seconds left out at the start of every video (take-off, the operator walking into place).
+    video_trim_start_s: float = Field(default=0.0, ge=0.0, le=3_600.0)
+    # Seconds left out at the end of every video (landing, walking back).
+    video_trim_end_s: float = Field(default=0.0, ge=0.0, le=3_600.0)
+
+    @property
+    def video_frame_cap(self) -> int:
+        """Most frames kept from the job's videos: the option, else the preset's cap."""
+        return self.max_video_frames or PRESETS[self.preset].video_frames
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ def submit_local(
     size = copy_into_inbox(photos, runtime.inbox_dir(name))
     if colmap_model is not None:
         copy_colmap_model(colmap_model, runtime.inbox_dir(name) / INBOX_COLMAP_MODEL / "0")
-    print(f"copied {len(photos.selection.photos)} photos ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
+    print(f"copied {photos.counted} ({size / 1e6:.1f} MB) to {runtime.inbox_dir(name)}")
     try:
         job = submit_job(request, LOCAL_CALLER, runtime.ports, runtime.pipeline)
     except UserInputError as exc:

@@ -127,6 +127,8 @@ def build_report(
             "bytes": job.photo_bytes,
             "left_out": list(job.warnings),
             "with_masks": _pick(sfm, "photos_with_masks"),
+            "video_count": job.video_count,
+            "videos": _pick(sfm, "videos"),
         },
         "options": job.options.model_dump(mode="json"),
         "settings": settings_used(job, stage_metrics),

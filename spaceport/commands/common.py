@@ -79,6 +79,15 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
         help="feature matcher (default auto: chosen from the photos)",
     )
     parser.add_argument(
+        "--max-frames", type=int, metavar="N", help="most frames taken from videos (default: the preset's)"
+    )
+    parser.add_argument(
+        "--trim-start", type=float, metavar="S", help="seconds left out at the start of every video"
+    )
+    parser.add_argument(
+        "--trim-end", type=float, metavar="S", help="seconds left out at the end of every video"
+    )
+    parser.add_argument(
         "-y", "--yes", action="store_true", help="start a long CPU run without asking (see `spaceport presets`)"
     )
 
@@ -100,6 +109,10 @@ def job_options(args: argparse.Namespace) -> Any:
     for name in ("max_image_size", "steps", "sh_degree", "max_gaussians", "matcher"):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
+    for flag, name in (("max_frames", "max_video_frames"), ("trim_start", "video_trim_start_s"),
+                       ("trim_end", "video_trim_end_s")):
+        if getattr(args, flag, None) is not None:
+            values[name] = getattr(args, flag)
     try:
         return JobOptions(**values)
     except ValidationError as exc:

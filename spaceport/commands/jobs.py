@@ -49,7 +49,7 @@ def register(commands: Any) -> None:
     run = add_command(
         commands,
         "run",
-        "Process a folder of photos on this machine, showing progress until the model is ready.",
+        "Process a folder of photos, or a video, on this machine, showing progress until the model is ready.",
         epilog=presets_epilog(),
     )
     run.add_argument(
@@ -57,8 +57,9 @@ def register(commands: Any) -> None:
         type=Path,
         nargs="?",
         metavar="PHOTOS_DIR",
-        help="folder of photos, sub-folders included (JPEG, PNG, TIFF, WebP, HEIC, AVIF...; never modified; "
-        "optional with --colmap: DIR/images)",
+        help="folder of photos and videos, sub-folders included (JPEG, PNG, TIFF, WebP, HEIC, AVIF..., MP4, "
+        "MOV, MKV...), or one video file (its DJI .SRT beside it is read); never modified; "
+        "optional with --colmap: DIR/images",
     )
     run.add_argument(
         "--colmap",
@@ -160,8 +161,10 @@ def prepare(args: argparse.Namespace, photos_dir: Path) -> tuple[Any, str, Any]:
     settings = resolve(options)
     for note in settings.notes:
         print(f"note: {note}")
-    first = photos.folder / photos.selection.photos[0]
-    confirm_long_cpu_run(options, len(photos.selection.photos), longest_side(first), args.yes)
+    selection = photos.selection
+    images = len(selection.photos) + len(selection.videos) * options.video_frame_cap  # frames: at most
+    first = photos.folder / (selection.photos or selection.videos)[0]
+    confirm_long_cpu_run(options, images, longest_side(first), args.yes)
     return options, email, photos
 
 

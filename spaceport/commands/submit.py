@@ -17,7 +17,9 @@ def register(commands: Any) -> None:
     submit = add_command(
         commands, "submit", "Upload photos to the cloud inbox and submit a job through the API (SigV4)."
     )
-    submit.add_argument("photos", type=Path, metavar="PHOTOS_DIR", help="folder of photos")
+    submit.add_argument(
+        "photos", type=Path, metavar="PHOTOS_DIR", help="folder of photos and videos, or one video"
+    )
     submit.add_argument("--email", required=True, help="where the result is sent")
     submit.add_argument("--preset", choices=("preview", "standard", "quality"), default="standard")
     submit.add_argument("--name", help="inbox folder name (default: folder name + time)")
@@ -51,7 +53,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_ENVIRONMENT) from exc
     job_id = body.get("job_id", "?")
     print(
-        f"job {job_id} submitted ({len(photos.selection.photos)} photos in inbox/{name}/); "
+        f"job {job_id} submitted ({photos.counted} in inbox/{name}/); "
         f"the result goes to {args.email}"
     )
     for warning in photos.warnings:

@@ -5,6 +5,29 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class VideoMetrics(BaseModel):
+    """What one video gave (services/sfm/container/video.py)."""
+
+    name: str  # path in the input folder
+    container: str  # FFmpeg demuxer
+    codec: str
+    width: int  # upright
+    height: int
+    fps: float
+    duration_s: float
+    used_s: float  # after trimming
+    frames_decoded: int = 0  # every frame in the used range
+    frames_scored: int = 0  # measured (sharpness) at the scoring rate
+    frames_kept: int = 0  # written as SfM images
+    rejected_blurry: int = 0  # time windows whose sharpest frame was still blurry
+    rejected_redundant: int = 0  # time windows skipped: the camera barely moved
+    frames_with_gps: int = 0  # kept frames with a position from the DJI subtitle
+    altitude: str | None = None  # "absolute" or "relative" (subtitle altitudes), None without
+    telemetry: str = ""  # the DJI subtitle dialect read ("" without a subtitle)
+    camera: str = ""  # make and model, when the container says
+    warnings: list[str] = Field(default_factory=list)
+
+
 class Metrics(BaseModel):
     images_in: int  # photos found and readable
     images_registered: int  # photos with a camera pose in the kept model
@@ -38,5 +61,6 @@ class Metrics(BaseModel):
     photo_groups: list[int] = Field(default_factory=list)  # sizes of separate groups of linked photos (2+)
     photos_with_masks: int = 0  # photos with pixels to ignore (alpha or a masks/ file)
     masks_exported: int = 0  # undistorted masks written to masks/<image name>.png
+    videos: list[VideoMetrics] = Field(default_factory=list)  # frames chosen from each video
     seconds: dict[str, float] = Field(default_factory=dict)  # wall seconds per step
     warnings: list[str] = Field(default_factory=list)

@@ -3,7 +3,9 @@
 The photos themselves are never modified: `prepare_photos` writes upright, downscaled working
 copies (no EXIF, so nothing downstream re-reads stale metadata) into a scratch folder. Which files
 are photos is decided by shared/photo_formats.py (as in the CLI and ingest); whether a photo is
-readable, by decoding it (services/sfm/container/decode.py and workcopy.py).
+readable, by decoding it (services/sfm/container/decode.py and workcopy.py). Videos become
+frames (services/sfm/container/video.py) that join the photos, each with its video's camera and
+its own GPS position from a DJI subtitle.
 """
 
 from __future__ import annotations
@@ -16,9 +18,21 @@ from pathlib import Path
 
 from PIL import Image
 
+from services.sfm.container.metrics import VideoMetrics
+from services.sfm.container.srt import parse_srt
+from services.sfm.container.video import (
+    VideoInfo,
+    VideoRefused,
+    check_limits,
+    extract_frames,
+    probe,
+    share_cap,
+    usable_range,
+)
+from services.sfm.container.config import VideoConfig
 from services.sfm.container.workcopy import Refused, copy_names, decode_photo, fill_feature_masks, write_copy
 from shared.photo_folder import scan_folder
-from shared.photo_formats import PHOTO_SUFFIXES, Skip, Skipped
+from shared.photo_formats import PHOTO_SUFFIXES, Selection, Skip, Skipped
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +121,13 @@ class Photo:
     focal_source: str  # "exif_35mm", "exif_sensor" or "prior"
     original: str = ""  # the photo's path relative to the input folder, as the user named it
     masked: bool = False  # some pixels are ignored (alpha or a mask file): masks/<name>.png exists
+    video: str = ""  # a video frame: the video's path relative to the input folder
 
     @property
-    def camera_key(self) -> tuple[str, str, float, int, int]:
-        """Photos with the same key share one camera (intrinsics) in the model."""
-        return (self.exif.make, self.exif.model, round(self.focal_px, 1), self.width, self.height)
+    def camera_key(self) -> tuple[str, str, float, int, int, str]:
+        """Photos with the same key share one camera (intrinsics) in the model; the frames of one
+        video share one camera (while its focal length stays the same)."""
+        return (self.exif.make, self.exif.model, round(self.focal_px, 1), self.width, self.height, self.video)
 
 
 @dataclass
@@ -127,6 +143,10 @@ class PhotoSet:
     blank: list[str] = field(default_factory=list)  # one flat colour (or every pixel masked)
     bad_masks: list[str] = field(default_factory=list)  # "photo: why its mask does not fit"
     skipped: list[Skipped] = field(default_factory=list)  # what the folder scan left out, and why
+    videos: list[VideoMetrics] = field(default_factory=list)  # what each usable video gave
+    unreadable_videos: list[str] = field(default_factory=list)  # "name (why)"
+    short_videos: list[str] = field(default_factory=list)  # too short (after trimming)
+    large_videos: list[str] = field(default_factory=list)  # over the duration or pixel limits
 
 
 def _ratio(value: object) -> float | None:
@@ -251,15 +271,17 @@ def focal_prior_px(exif: ExifInfo, width: int, height: int) -> tuple[float, str]
 
 
 def prepare_photos(
-    in_dir: Path, work_dir: Path, max_image_size: int, min_side: int = 0, masks_dir: Path | None = None
+    in_dir: Path, work_dir: Path, max_image_size: int, min_side: int = 0, masks_dir: Path | None = None,
+    video: VideoConfig | None = None,
 ) -> PhotoSet:
-    """Decode every photo, read its metadata and write an upright copy <= max_image_size to work_dir.
+    """Decode every photo, read its metadata and write an upright copy <= max_image_size to work_dir;
+    choose the frames of every video (video: how) and write them there too.
 
     Photos with a mask (alpha or a masks/ file) get mask files under masks_dir (workcopy.py).
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     selection = scan_folder(in_dir)
-    names = copy_names(selection.photos)
+    names = copy_names([*selection.photos, *selection.videos])
     found = PhotoSet([], [], [], [], [], skipped=selection.skipped)
     for skipped in selection.skipped:
         named_as_photo = Path(skipped.name).suffix.lower() in PHOTO_SUFFIXES
@@ -269,6 +291,10 @@ def prepare_photos(
             found.unreadable.append(skipped.name)  # named like a photo, but it is not one
         elif skipped.reason is Skip.TOO_LARGE:
             found.too_large.append(skipped.name)
+        elif skipped.reason in (Skip.NOT_VIDEO, Skip.VIDEO_360, Skip.EMPTY):
+            found.unreadable_videos.append(f"{skipped.name} ({skipped.reason.value})")
+        elif skipped.reason is Skip.VIDEO_TOO_LARGE:
+            found.large_videos.append(f"{skipped.name} ({skipped.reason.value})")
         else:
             found.ignored.append(skipped.name)
     for original in selection.photos:
@@ -289,9 +315,57 @@ def prepare_photos(
         masked = decoded.keep is not None
         photo = Photo(in_dir / original, name, *size, decoded.meta, focal, focal_source, original, masked)
         found.photos.append(photo)
+    video = video or VideoConfig()
+    _add_video_frames(found, selection, in_dir, work_dir, names, max_image_size, min_side, video)
     if masks_dir is not None:
         fill_feature_masks([(p.name, (p.width, p.height)) for p in found.photos], masks_dir)
     return found
+
+
+def _refuse_video(found: PhotoSet, name: str, refused: VideoRefused) -> None:
+    logger.warning("video refused", extra={"video": name, "kind": refused.kind, "detail": refused.detail})
+    target = {"unreadable": found.unreadable_videos, "too_short": found.short_videos,
+              "too_large": found.large_videos, "too_small": found.too_small}[refused.kind]
+    target.append(f"{name} ({refused.detail})")
+
+
+def _add_video_frames(found: PhotoSet, selection: Selection, in_dir: Path, work_dir: Path,
+                      names: dict[str, str], max_image_size: int, min_side: int, cfg: VideoConfig) -> None:
+    """Probe every video, share the frame cap among the usable ones by duration, add their frames."""
+    usable: dict[str, tuple[VideoInfo, float]] = {}
+    for name in selection.videos:
+        try:
+            info = probe(in_dir / name)
+            check_limits(info, min_side)
+            start, end = usable_range(info, cfg)
+        except VideoRefused as refused:
+            _refuse_video(found, name, refused)
+            continue
+        usable[name] = (info, end - start)
+    caps = share_cap({name: seconds for name, (_, seconds) in usable.items()}, cfg.max_frames)
+    for name, (info, _) in usable.items():
+        sidecar = selection.sidecars.get(name)
+        telemetry = parse_srt((in_dir / sidecar).read_text(errors="replace")) if sidecar else None
+        stem = Path(names[name]).stem
+        try:
+            frames, report = extract_frames(
+                in_dir / name, stem, info, work_dir, cfg, caps[name], max_image_size, telemetry
+            )
+        except VideoRefused as refused:
+            _refuse_video(found, name, refused)
+            continue
+        report.name = name
+        if sidecar and telemetry is not None and not report.frames_with_gps:
+            report.warnings.append(f"{sidecar} gives no GPS position: its frames have no GPS")
+        elif report.frames_with_gps and report.altitude != "absolute":
+            report.warnings.append(f"{sidecar} gives no altitude above sea level: its frames' GPS is horizontal")
+        found.videos.append(report)
+        for frame in frames:
+            fix = GpsFix(*frame.gps) if frame.gps is not None else None
+            exif = ExifInfo(make=info.make, model=info.model, focal_35mm=frame.focal_35mm, gps=fix)
+            focal, focal_source = focal_prior_px(exif, frame.width, frame.height)
+            found.photos.append(Photo(in_dir / name, frame.name, frame.width, frame.height, exif, focal,
+                                      focal_source, f"{name} at {frame.time_s:.2f} s", video=name))
 
 
 def group_cameras(photos: list[Photo]) -> dict[tuple, list[Photo]]:

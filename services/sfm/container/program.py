@@ -1,8 +1,9 @@
-"""The SfM stage program: photos -> undistorted COLMAP model (images/, sparse/0/) + metrics.
+"""The SfM stage program: photos and videos -> undistorted COLMAP model (images/, sparse/0/) + metrics.
 
 `run(cfg, in_dir, out_dir) -> Metrics` is called by `execute_stage` (see shared/stage.py).
-Steps: prepare working copies -> SIFT -> matching (chosen from the data) -> mapping (with a
-fallback matcher when too few photos register) -> geo-referencing -> undistortion.
+Steps: prepare working copies (photos, and chosen video frames) -> SIFT -> matching (chosen from
+the data; video frames: sequential with loop detection) -> mapping (with a fallback matcher when
+too few photos register) -> geo-referencing -> undistortion.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from services.sfm.container.georef import GEOREF_FILE
 from services.sfm.container.gps import describe_exclusions, gps_targets
 from services.sfm.container.groups import describe_split, match_groups, placement
 from services.sfm.container.importer import find_model, import_model
+from services.sfm.container.loops import match_sequential_with_loops
 from services.sfm.container.matching import MatcherPlan, choose_matcher, run_matcher
-from services.sfm.container.metrics import Metrics
+from services.sfm.container.metrics import Metrics, VideoMetrics
 from services.sfm.container.photos import PhotoSet, group_cameras, prepare_photos
 from services.sfm.container.solve import finish_solve, map_photos, plan_solve, solve_metrics
 from services.sfm.container.workcopy import EXACT, FEATURES
@@ -68,6 +70,9 @@ def _problems(photo_set: PhotoSet, cfg: Config) -> list[Problem]:
     too_small = f"are smaller than {cfg.min_image_side} pixels on their short side"
     too_large = f"are too large (over {MAX_PIXELS // 1_000_000} megapixels or {MAX_FILE_BYTES // 2**20} MiB)"
     found = [
+        Problem(CauseCode.UNREADABLE_VIDEO, "videos could not be read", photo_set.unreadable_videos, False),
+        Problem(CauseCode.VIDEO_TOO_LARGE, "videos are over the limits", photo_set.large_videos, False),
+        Problem(CauseCode.VIDEO_TOO_SHORT, "videos are too short", photo_set.short_videos, False),
         Problem(CauseCode.UNREADABLE_IMAGES, "could not be read", photo_set.unreadable, False),
         Problem(CauseCode.UNREADABLE_IMAGES, "are camera RAW files, which are not read", raw, True),
         Problem(CauseCode.IMAGE_TOO_SMALL, too_small, photo_set.too_small, False),
@@ -77,6 +82,21 @@ def _problems(photo_set: PhotoSet, cfg: Config) -> list[Problem]:
                 True),
     ]
     return [p for p in found if p.photos]
+
+
+VIDEO_CAUSES = frozenset({CauseCode.UNREADABLE_VIDEO, CauseCode.VIDEO_TOO_LARGE, CauseCode.VIDEO_TOO_SHORT})
+
+
+def describe_video(video: VideoMetrics) -> str:
+    """'DJI_0001.MP4: 40 frames kept from 60.0 s (1800 decoded, 480 scored; 6 blurry and 12 redundant
+    windows skipped), 40 with GPS'."""
+    reasons = ((video.rejected_blurry, "blurry"),
+               (video.rejected_redundant, "redundant: the camera barely moved"))
+    skipped = [f"{count} {what}" for count, what in reasons if count]
+    gps = f", {video.frames_with_gps} with GPS" if video.frames_with_gps else ""
+    return (f"{video.name}: {video.frames_kept} frames kept from {video.used_s:.1f} s "
+            f"({video.frames_decoded} decoded, {video.frames_scored} scored"
+            + (f"; windows skipped: {', '.join(skipped)}" if skipped else "") + f"){gps}")
 
 
 def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
@@ -94,14 +114,26 @@ def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
         )
     problems = _problems(photo_set, cfg)
     if n < cfg.min_images:
-        found = f"{n} usable photos found, at least {cfg.min_images} are needed"
-        details = "; ".join(f"{len(p.photos)} {p.what}: {name_list(p.photos)}" for p in problems)
+        what = "usable photos and video frames" if photo_set.videos else "usable photos"
+        found = f"{n} {what} found, at least {cfg.min_images} are needed"
+        details = "; ".join([*map(describe_video, photo_set.videos),
+                             *(f"{len(p.photos)} {p.what}: {name_list(p.photos)}" for p in problems)])
         largest = max(problems, key=lambda p: len(p.photos), default=None)
-        if largest is not None and (n == 0 or n + len(largest.photos) >= cfg.min_images):
+        # a readable video would have been enough on its own
+        enough = largest is not None and (n == 0 or n + len(largest.photos) >= cfg.min_images
+                                           or largest.cause in VIDEO_CAUSES)
+        if largest is not None and enough:
             raise StageFailure(largest.cause, f"{found}: {details}")
-        raise StageFailure(CauseCode.TOO_FEW_IMAGES, found + (f" ({details})" if details else ""))
-    warnings = [f"{len(p.photos)} photos {p.what} and were skipped: {name_list(p.photos)}"
-                for p in problems if not p.scanned]
+        cause = CauseCode.VIDEO_TOO_SHORT if photo_set.videos else CauseCode.TOO_FEW_IMAGES
+        raise StageFailure(cause, found + (f" ({details})" if details else ""))
+    warnings = [
+        f"{len(p.photos)} {'' if p.cause in VIDEO_CAUSES else 'photos '}{p.what} and were skipped: "
+        f"{name_list(p.photos)}"
+        for p in problems
+        if not p.scanned
+    ]
+    warnings += [describe_video(v) for v in photo_set.videos]
+    warnings += [w for v in photo_set.videos for w in v.warnings]
     named = set(photo_set.unreadable) | set(photo_set.too_large)
     warnings += describe_skipped([s for s in photo_set.skipped if s.name not in named])
     masked = sum(1 for p in photo_set.photos if p.masked)
@@ -130,7 +162,9 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         database = scratch / "database.db"
         masks = scratch / "masks"
         with timer.step("prepare"):
-            photo_set = prepare_photos(in_dir, work_images, cfg.max_image_size, cfg.min_image_side, masks)
+            photo_set = prepare_photos(
+                in_dir, work_images, cfg.max_image_size, cfg.min_image_side, masks, cfg.video
+            )
         warnings = check_inputs(photo_set, cfg)
         photos = photo_set.photos
         n = len(photos)
@@ -145,13 +179,19 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             if n_gps:
                 write_pose_priors(database, targets)
 
-        plan = choose_matcher(cfg.matcher, [p.name for p in photos], n_gps, cfg)
+        frames = sum(1 for p in photos if p.video)
+        plan = choose_matcher(cfg.matcher, [p.name for p in photos], n_gps, cfg, frames)
         logger.info("matcher chosen", extra={"matcher": plan.first, "reason": plan.reason})
         solve_plan = plan_solve(photos, targets, cfg)
         logger.info("mapper chosen", extra={"mapper": solve_plan.mapper, "reason": solve_plan.mapper_reason})
         with timer.step("match"):
-            run_matcher(plan.first, database, cfg,
-                        unlocated=[p.name for p in photos if targets is None or p.name not in targets.index()])
+            loops = plan.first == "sequential" and frames > 0 and cfg.video.loop_detection
+            if loops and not match_sequential_with_loops(database, cfg, scratch):
+                warnings.append("loop detection failed: video frames matched with their neighbours only")
+                loops = False
+            if not loops:
+                unlocated = [p.name for p in photos if targets is None or p.name not in targets.index()]
+                run_matcher(plan.first, database, cfg, unlocated=unlocated)
         with timer.step("map"):
             model, mapper, rechecked = map_photos(database, work_images, scratch / "mapped", cfg, solve_plan)
         fallback_used = None
@@ -208,6 +248,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             photo_groups=placed.groups,
             photos_with_masks=sum(1 for p in photos if p.masked),
             masks_exported=masked,
+            videos=photo_set.videos,
             seconds=timer.seconds,
             warnings=warnings,
         )
