@@ -32,7 +32,7 @@ class Scene:
     heights: np.ndarray  # [G, G] height field over the ground square
     amplitude: float  # |height| bound
     ground_texture: np.ndarray  # [T, T, 3] albedo over the ground square
-    object_texture: np.ndarray  # [T2, T2, 3] albedo for boxes and the sphere (tri-planar)
+    object_textures: np.ndarray  # [6, T2, T2, 3] albedo for boxes and the sphere, per face orientation
     texel_size: float  # metres per object texel
     boxes: list[Box] = field(default_factory=list)
     sphere: tuple[np.ndarray, float] | None = None  # centre [3], radius
@@ -83,7 +83,11 @@ def make_scene(kind: str, rng: np.random.Generator, flat: bool = False) -> Scene
         sphere = (np.array([0.2, 0.1, 1.45]), 0.55)
         texel = 0.004
     ground = albedo_texture(rng, tex, PALETTE)
-    objects = albedo_texture(rng, 1024, PALETTE[::-1] * 1.1)
+    # The first face texture comes from the main stream as it always did; the other five from a
+    # spawned generator, so that the stream (and the camera poses drawn after) stays as it was.
+    first = albedo_texture(rng, 1024, PALETTE[::-1] * 1.1)
+    faces = rng.spawn(1)[0]
+    objects = np.stack([first, *(albedo_texture(faces, 1024, PALETTE[::-1] * 1.1) for _ in range(5))])
     return Scene(extent, heights, amplitude, ground, objects, texel, boxes, sphere)
 
 
@@ -158,17 +162,23 @@ def _intersect_sphere(centre: np.ndarray, radius: float, o: np.ndarray, d: np.nd
 
 
 def _triplanar(scene: Scene, p: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Object albedo at points p [N, 3] with normals n [N, 3], projected along the dominant axis."""
-    size = scene.object_texture.shape[0]
+    """Object albedo at points p [N, 3] with normals n [N, 3], projected along the dominant axis.
+
+    Each face orientation (+x, -x, +y, -y, +z, -z) has its own texture: with one shared texture,
+    an x-facing and a y-facing face of the same box showed the same pattern (shifted), so
+    photos taken 90 or 180 degrees apart around the object matched each other.
+    """
+    size = scene.object_textures.shape[1]
     axis = np.abs(n).argmax(axis=1)
+    face = 2 * axis + (n[np.arange(len(n)), axis] > 0)
     uv_pairs = {0: (1, 2), 1: (0, 2), 2: (0, 1)}
     out = np.zeros((len(p), 3))
-    for a, (i, j) in uv_pairs.items():
-        m = axis == a
-        if m.any():
-            u = np.mod(p[m, i] / scene.texel_size + 97.0 * a, size - 1)
-            v = np.mod(p[m, j] / scene.texel_size + 53.0 * a, size - 1)
-            out[m] = sample_bilinear(scene.object_texture, u, v)
+    for index in np.unique(face):
+        m = face == index
+        i, j = uv_pairs[int(index) // 2]
+        u = np.mod(p[m, i] / scene.texel_size, size - 1)
+        v = np.mod(p[m, j] / scene.texel_size, size - 1)
+        out[m] = sample_bilinear(scene.object_textures[index], u, v)
     return out
 
 
