@@ -177,6 +177,7 @@ def _register_again(model: pycolmap.Reconstruction, database: Path, cfg: Config,
     try:
         cache_options = pycolmap.DatabaseCacheOptions()
         cache_options.min_num_matches = cfg.min_pair_inliers
+        cache_options.load_all_images = True  # the model may hold a photo no pair links any more
         cache = pycolmap.DatabaseCache.create(db, cache_options)
     finally:
         db.close()

@@ -58,7 +58,7 @@ def assert_metric(out, truth, metrics):
     assert metrics["georeferenced"]
     errors = pose_errors(poses_from_model(out / "sparse" / "0"), truth.poses())
     assert errors.scale == pytest.approx(1.0, abs=0.04)  # model metres vs true metres
-    assert errors.rotation_median_deg < 0.3
+    assert errors.rotation_median_deg < 0.3 and errors.outliers == ()
     assert flying_height_ratio(out / "sparse" / "0", truth) == pytest.approx(1.0, abs=0.04)
     check = metrics["gps"]["check"]
     assert check["normalized_residual"] < 1.5  # the residual is what the modelled GPS noise says

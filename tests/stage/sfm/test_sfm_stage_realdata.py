@@ -35,3 +35,4 @@ def test_fountain_facade_registers_all_photos_close_to_ground_truth(fountain, tm
     errors = pose_errors(poses_from_model(tmp_path / "sparse" / "0"), load_strecha_cameras(fountain / "gt"))
     assert errors.rotation_median_deg < 1.0
     assert errors.centre_median_rel < 0.02
+    assert errors.outliers == ()

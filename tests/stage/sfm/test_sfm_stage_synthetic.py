@@ -52,6 +52,7 @@ def test_drone_scene_registers_every_photo_with_accurate_poses(drone_scene, dron
     errors = pose_errors(poses_from_model(out / "sparse" / "0"), load_truth(drone_scene / TRUTH_FILE).poses())
     assert errors.rotation_median_deg < 0.3
     assert errors.centre_median_rel < 0.01
+    assert errors.outliers == ()
 
 
 def test_drone_scene_output_is_a_pinhole_model_in_enu_metres(drone_scene, drone_run):
@@ -88,7 +89,7 @@ def test_orbit_scene_without_exif_focal_still_works(tmp_path):
     assert not metrics["georeferenced"] and not (out / "georef.json").exists()
     truth = load_truth(tmp_path / "rendered" / TRUTH_FILE)
     errors = pose_errors(poses_from_model(out / "sparse" / "0"), truth.poses())
-    assert errors.rotation_median_deg < 0.5
+    assert errors.rotation_median_deg < 0.5 and errors.outliers == ()
     rec = pycolmap.Reconstruction(str(out / "sparse" / "0"))
     focal = next(iter(rec.cameras.values())).params[0]
     assert focal == pytest.approx(truth.fx, rel=0.03)  # refined from the 1.2 x width prior (576 px)
@@ -150,4 +151,4 @@ def test_incremental_mapper_gives_the_same_cameras(drone_scene, tmp_path):
     metrics = json.loads((tmp_path / METRICS_FILE).read_text())
     assert metrics["mapper"] == "incremental" and metrics["registration_ratio"] >= 0.9
     errors = pose_errors(poses_from_model(tmp_path / "sparse" / "0"), load_truth(drone_scene / TRUTH_FILE).poses())
-    assert errors.rotation_median_deg < 0.3
+    assert errors.rotation_median_deg < 0.3 and errors.outliers == ()
