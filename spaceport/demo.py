@@ -68,7 +68,8 @@ def score_demo(render_dir: Path, job_dir: Path, job: Any) -> list[str]:
                     errors["rotation_error_median_deg"], errors["rotation_error_max_deg"]
                 )
             )
-            lines.append(f"  badly placed cameras    {errors['gross_outliers']} (over 5 deg or 10 % of the radius off)")
+            lines.append(f"  badly placed cameras    {errors['gross_outliers']} "
+                         "(over 5 deg or 10 % of the radius off)")
     else:
         lines.append("  no SfM model to score")
     train = job.stages.get("train")

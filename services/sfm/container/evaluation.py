@@ -25,8 +25,10 @@ from services.sfm.container.geo import Similarity, umeyama
 Pose = tuple[np.ndarray, np.ndarray]
 
 ALIGN_INLIER_REL = 0.1  # a centre within this fraction of the scene radius counts for the alignment
-GROSS_CENTRE_REL = 0.1  # a camera this far from its true centre (fraction of the radius) is a gross outlier...
-GROSS_ROTATION_DEG = 5.0  # ... and so is one whose orientation is off by more than this
+# A camera is a gross outlier when its centre is off by more than GROSS_CENTRE_REL of the radius or
+# its orientation by more than GROSS_ROTATION_DEG.
+GROSS_CENTRE_REL = 0.1
+GROSS_ROTATION_DEG = 5.0
 MAX_HYPOTHESES = 500  # triplets tried by the robust alignment (all of them when there are fewer)
 
 

@@ -56,7 +56,7 @@ class SupportCheck:
     unsupported: dict[str, str] = field(default_factory=dict)  # image name -> why it was checked
     reregistered: list[str] = field(default_factory=list)  # placed again from 2D-3D correspondences
     left_out: list[str] = field(default_factory=list)  # could not be placed again: not in the model
-    kept: list[str] = field(default_factory=list)  # could not be placed again, kept as mapped (MIN_KEPT_POINTS)
+    kept: list[str] = field(default_factory=list)  # not placed again, kept as mapped (MIN_KEPT_POINTS)
     contradicted: list[tuple[str, str, int, int]] = field(default_factory=list)  # see contradicted_pairs
     retried: str = ""  # why the other mapper ran, and which model was kept
 
@@ -66,8 +66,8 @@ class SupportCheck:
         if not self.contradicted:
             return []
         listed = ", ".join(f"{a} + {b}" for a, b, _, _ in self.contradicted[:5])
-        return [f"{len(self.contradicted)} strongly matching photo pairs disagree with the solved camera positions "
-                f"({listed}): part of the model may be misplaced (repeated or symmetric structure?)"]
+        return [f"{len(self.contradicted)} strongly matching photo pairs disagree with the solved camera "
+                f"positions ({listed}): part of the model may be misplaced (repeated or symmetric structure?)"]
 
     def to_json(self, photos: list[Photo]) -> dict:
         """The metrics record, with the photos' original names; empty when nothing was found."""
@@ -91,7 +91,8 @@ class Suspect:
     far: float | None  # centre distance from the median centre, in median distances, when an outlier
 
     def why(self) -> str:
-        return f"{self.points} 3D points" + (f", centre {self.far:.0f} median distances out" if self.far else "")
+        far = f", centre {self.far:.0f} median distances out" if self.far else ""
+        return f"{self.points} 3D points{far}"
 
 
 def unsupported_images(model: pycolmap.Reconstruction, min_points: int,
@@ -143,7 +144,8 @@ def contradicted_pairs(model: pycolmap.Reconstruction, database: Path, min_inlie
             if shared[(a, b)] < min_shared * count]
 
 
-def recheck_poses(model: pycolmap.Reconstruction, database: Path, cfg: Config) -> tuple[pycolmap.Reconstruction, SupportCheck]:
+def recheck_poses(model: pycolmap.Reconstruction, database: Path,
+                  cfg: Config) -> tuple[pycolmap.Reconstruction, SupportCheck]:
     """A copy of `model` in which every unsupported image is registered again or left out, and
     the strong pairs the result contradicts (pairs of STRONG_PAIR_FACTOR * cfg.min_pair_inliers).
 

@@ -240,7 +240,8 @@ def attitude_error_deg(model: pycolmap.Reconstruction, photos: list[Photo]) -> t
     return (float(np.median(angles)), len(angles)) if angles else (None, 0)
 
 
-def solve_metrics(report: SolveReport, targets: GpsTargets | None, plan: SolvePlan, retried: str = "") -> dict:
+def solve_metrics(report: SolveReport, targets: GpsTargets | None, plan: SolvePlan,
+                  retried: str = "") -> dict:
     """The Metrics fields this module decides (`retried`: why map_photos ran a second mapper)."""
     gps = None
     if targets is not None:

@@ -29,7 +29,8 @@ def solve(photos, out, threads: int) -> dict:
 
 
 def assert_every_camera_close_to_the_truth(photos, out, rotation_deg: float, centre_rel: float) -> None:
-    rotation, centre = per_image_errors(poses_from_model(out / "sparse" / "0"), load_truth(photos / TRUTH_FILE).poses())
+    truth = load_truth(photos / TRUTH_FILE).poses()
+    rotation, centre = per_image_errors(poses_from_model(out / "sparse" / "0"), truth)
     assert rotation.max() < rotation_deg, np.round(rotation, 2)
     assert centre.max() < centre_rel, np.round(centre, 4)
 

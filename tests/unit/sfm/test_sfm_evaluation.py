@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from services.sfm.container.evaluation import load_strecha_cameras, pose_errors, robust_alignment, rotation_angle_deg
+from services.sfm.container.evaluation import (
+    load_strecha_cameras,
+    pose_errors,
+    robust_alignment,
+    rotation_angle_deg,
+)
 from services.sfm.container.geo import umeyama
 
 

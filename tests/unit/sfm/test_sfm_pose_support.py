@@ -110,5 +110,6 @@ def test_a_strong_pair_whose_photos_share_no_points_is_contradicted(mapped):
     keep_observations(model, k, 20)  # still enough points to count as supported
     assert not unsupported_images(model, CFG.abs_pose_min_inliers)
     pairs = contradicted_pairs(model, database, min_inliers=40)
-    assert len(pairs) == 11 and all(model.images[k].name in (a, b) and shared == 20 for a, b, _, shared in pairs)
+    assert len(pairs) == 11
+    assert all(model.images[k].name in (a, b) and shared == 20 for a, b, _, shared in pairs)
     assert contradicted_pairs(model, database, min_inliers=40, min_shared=0.05) == []
