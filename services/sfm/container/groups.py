@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from services.sfm.container.photos import Photo
 
 
-def match_groups(database: Path, min_inliers: int) -> list[list[str]]:
-    """Connected components of the verified-match graph: image names per group, largest first
-    (a photo that matches no other is a group of one)."""
+def verified_pairs(database: Path) -> tuple[dict[int, str], list[tuple[int, int, int]]]:
+    """Image names by id, and every geometrically verified pair: (image id, image id, inliers)."""
     import pycolmap
 
     db = pycolmap.Database.open(database)
@@ -31,6 +30,15 @@ def match_groups(database: Path, min_inliers: int) -> list[list[str]]:
         pair_ids, counts = db.read_two_view_geometry_num_inliers()
     finally:
         db.close()
+    pairs = [(*pycolmap.pair_id_to_image_pair(int(pair_id)), int(count))
+             for pair_id, count in zip(pair_ids, counts, strict=True)]
+    return names, pairs
+
+
+def match_groups(database: Path, min_inliers: int) -> list[list[str]]:
+    """Connected components of the verified-match graph: image names per group, largest first
+    (a photo that matches no other is a group of one)."""
+    names, pairs = verified_pairs(database)
     parent = {image_id: image_id for image_id in names}
 
     def root(node: int) -> int:
@@ -39,11 +47,9 @@ def match_groups(database: Path, min_inliers: int) -> list[list[str]]:
             node = parent[node]
         return node
 
-    for pair_id, count in zip(pair_ids, counts, strict=True):
-        if count >= min_inliers:
-            first, second = pycolmap.pair_id_to_image_pair(int(pair_id))
-            if first in parent and second in parent:
-                parent[root(first)] = root(second)
+    for first, second, count in pairs:
+        if count >= min_inliers and first in parent and second in parent:
+            parent[root(first)] = root(second)
     members: dict[int, list[str]] = {}
     for image_id in sorted(names, key=lambda i: names[i]):
         members.setdefault(root(image_id), []).append(names[image_id])

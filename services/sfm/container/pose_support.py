@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from services.sfm.container.config import Config
+from services.sfm.container.groups import verified_pairs
 
 if TYPE_CHECKING:
     import pycolmap
@@ -118,20 +119,13 @@ def contradicted_pairs(model: pycolmap.Reconstruction, database: Path, min_inlie
     A pair with at least `min_inliers` geometrically verified matches whose two registered photos
     share fewer than `min_shared` of that many 3D points: their poses disagree with their matches.
     """
-    import pycolmap
-
-    db = pycolmap.Database.open(database)
-    try:
-        names = {image.image_id: image.name for image in db.read_all_images()}
-        pair_ids, counts = db.read_two_view_geometry_num_inliers()
-    finally:
-        db.close()
+    names, pairs = verified_pairs(database)
     registered = {model.images[i].name: i for i in model.reg_image_ids()}
     strong: dict[tuple[int, int], int] = {}
-    for pair_id, count in zip(pair_ids, counts, strict=True):
-        first, second = (names.get(i) for i in pycolmap.pair_id_to_image_pair(int(pair_id)))
+    for first_id, second_id, count in pairs:
+        first, second = names.get(first_id), names.get(second_id)
         if count >= min_inliers and first in registered and second in registered:
-            strong[tuple(sorted((registered[first], registered[second])))] = int(count)
+            strong[tuple(sorted((registered[first], registered[second])))] = count
     shared = dict.fromkeys(strong, 0)
     for point in model.points3D.values():
         seen = sorted({element.image_id for element in point.track.elements})
