@@ -15,9 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.sfm.container.capture import (
+    CAPTURE_FILE, CaptureFindings, add_feature_counts, capture_warnings, feature_counts, feature_images, measure_set,
+)
 from services.sfm.container.config import Config
+from services.sfm.container.diagnosis import capture_cause, geometry_cause
 from services.sfm.container.export import export_masks, export_undistorted
 from services.sfm.container.features import count_verified_pairs, extract_features, write_pose_priors
+from services.sfm.container.focal_tags import focal_tag_warnings
 from services.sfm.container.georef import GEOREF_FILE, georeference, gps_origin, gps_positions_enu
 from services.sfm.container.groups import describe_split, match_groups, placement
 from services.sfm.container.mapping import reconstruct, refine_principal_point
@@ -105,7 +110,8 @@ def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
     masked = sum(1 for p in photo_set.photos if p.masked)
     if masked:
         warnings.append(f"{masked} of {n} photos have masks: SfM and training ignore their masked pixels")
-    no_focal = [p for p in photo_set.photos if p.focal_source == "prior"]
+    warnings += focal_tag_warnings(photo_set.photos)
+    no_focal = [p for p in photo_set.photos if p.focal_source == "prior" and not p.focal_tags_ignored]
     if no_focal:
         warnings.append(
             f"no EXIF focal length for {len(no_focal)}/{n} photos: focal estimated from prior, refined in the solve"
@@ -135,10 +141,15 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         enu = gps_positions_enu(gps, origin) if origin else {}
 
         with timer.step("extract"):
+            capture = measure_set(photos, work_images, masks / EXACT)
+            sift_images = feature_images(capture, work_images, scratch / "sift")
             feature_masks = masks / FEATURES if (masks / FEATURES).is_dir() else None
-            extract_features(database, work_images, list(group_cameras(photos).values()), cfg, feature_masks)
+            extract_features(database, sift_images, list(group_cameras(photos).values()), cfg, feature_masks)
+            add_feature_counts(capture, feature_counts(database))
+            write_json_atomic(out_dir / CAPTURE_FILE, capture.to_json())
             if enu:
                 write_pose_priors(database, enu)
+        warnings += capture_warnings(capture)
 
         plan = choose_matcher(cfg.matcher, [p.name for p in photos], len(gps), cfg)
         logger.info("matcher chosen", extra={"matcher": plan.first, "reason": plan.reason})
@@ -157,7 +168,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             if _registered(retry) >= _registered(model):
                 model = retry
         groups = match_groups(database, cfg.min_pair_inliers)
-        _check_model(model, n, database, plan, fallback_used, cfg, groups, photos)
+        _check_model(model, n, database, plan, fallback_used, cfg, groups, photos, capture)
         assert model is not None
         placed = placement(photos, model, groups)
         warnings.extend(placed.warnings)
@@ -207,6 +218,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             photo_groups=placed.groups,
             photos_with_masks=sum(1 for p in photos if p.masked),
             masks_exported=masked,
+            capture=capture.flagged(),
             seconds=timer.seconds,
             warnings=warnings,
         )
@@ -218,26 +230,33 @@ def _registered(model) -> int:
 
 def _check_model(
     model, n: int, database: Path, plan: MatcherPlan, fallback: str | None, cfg: Config,
-    groups: list[list[str]] | None = None, photos: list | None = None,
+    groups: list[list[str]] | None = None, photos: list | None = None, capture: CaptureFindings | None = None,
 ) -> None:
+    """Raise when the model is unusable, with the cause the evidence points to (diagnosis.py)."""
     matchers = plan.first + (f" then {fallback}" if fallback else "")
     split = describe_split(groups or [])
     if model is None or model.num_reg_images() < 3:
         pairs = count_verified_pairs(database, cfg.min_pair_inliers)
+        found = (
+            capture_cause([p.original or p.name for p in photos or []], capture)
+            or geometry_cause(n, pairs, groups or [], photos)
+        )
         raise StageFailure(
-            CauseCode.NO_OVERLAP,
+            found.cause if found else CauseCode.NO_OVERLAP,
             f"no camera model could be built from {n} photos ({matchers} matching): "
             f"{pairs} photo pairs share enough features"
             + (f", largest model {model.num_reg_images()} photos" if model is not None else "")
-            + split,
+            + split + (found.detail if found else ""),
         )
     ratio = model.num_reg_images() / n
     if ratio < cfg.min_registration_ratio:
+        unplaced = placement(photos, model, []).unplaced if photos else []
+        found = capture_cause(unplaced, capture)
         raise StageFailure(
-            CauseCode.LOW_REGISTRATION,
+            found.cause if found else CauseCode.LOW_REGISTRATION,
             f"only {model.num_reg_images()} of {n} photos ({ratio:.0%}) could be placed in 3D "
             f"({matchers} matching); at least {cfg.min_registration_ratio:.0%} are needed" + split
-            + (f"; not placed: {name_list(placement(photos, model, []).unplaced)}" if photos else ""),
+            + (found.detail if found else f"; not placed: {name_list(unplaced)}" if unplaced else ""),
         )
     if model.num_points3D() < cfg.min_points3d:
         raise StageFailure(

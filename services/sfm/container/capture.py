@@ -1,0 +1,199 @@
+"""Capture checks: per-photo exposure, sharpness and feature counts, and the photos they flag.
+
+Each photo's working copy (what SIFT sees) is measured with services/sfm/container/
+photo_measures.py; the thresholds below were chosen with bench/capture_bench.py on the shared
+real sets (banana, caliterra, fountain_p11) and the synthetic scenes, clean and with the faults
+of issue 16 rebuilt (darkened, motion-blurred). None of them fires on a clean set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from services.sfm.container.photo_measures import downscaled, exposure, luma, sharpness, stretch_contrast
+from shared.photo_formats import name_list
+
+CAPTURE_FILE = "capture.json"  # per-photo figures and findings, written beside metrics.json
+
+# Mean luma (sRGB-coded, 0-1) below which a photo is called dark. Clean sets: lowest photo 0.22
+# (caliterra), set means 0.27-0.44; banana x0.25 (two stops under) reads 0.11, x0.06 0.03.
+DARK_MEAN_LUMA = 0.15
+# Share of pixels clipped to black (or to white) above which a photo has lost detail to its
+# exposure. Clean sets: at most 0.2 % dark and 0.8 % bright.
+CLIPPED_FRACTION = 0.25
+# A photo is blurred when its sharpness is below this share of the set's upper-quartile sharpness
+# (the set's sharp photos; a median would sit among the blurred ones when half the set shakes).
+# Clean sets: lowest ratio 0.17 (banana); a 25-pixel shake reads 0.01-0.04.
+BLUR_RATIO = 0.1
+SHARP_QUANTILE = 0.75
+# SIFT features below which a photo is called featureless: a share of the set's median count (the
+# extraction cap changes with the preset and the image size), and never fewer than FEW_FEATURES_MIN
+# (a photo needs ~15 matched 3D points to be placed). Clean sets: lowest 0.58 of the median and
+# 1,183 features (800 px synthetic orbit); banana x0.06 finds 0.
+FEW_FEATURES_RATIO = 0.2
+FEW_FEATURES_MIN = 100
+
+
+@dataclass
+class PhotoFigures:
+    """One photo's capture figures (working copy, unmasked pixels)."""
+
+    name: str  # working copy name
+    original: str  # the photo's path in the input folder
+    luma_mean: float  # 0-1
+    dark_fraction: float  # share of pixels clipped dark
+    bright_fraction: float  # share of pixels clipped bright
+    sharpness: float  # photo_measures.sharpness (weakest direction, variance-normalised)
+    sharpness_ratio: float = 1.0  # sharpness / the set's upper-quartile sharpness
+    features: int | None = None  # SIFT keypoints extracted (None before extraction)
+
+    def to_json(self) -> dict:
+        return {k: round(v, 5) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class CaptureFindings:
+    """The set's figures and which photos each check flags (original names)."""
+
+    photos: list[PhotoFigures]
+    dark: list[str] = field(default_factory=list)
+    clipped_dark: list[str] = field(default_factory=list)
+    clipped_bright: list[str] = field(default_factory=list)
+    blurred: list[str] = field(default_factory=list)
+    few_features: list[str] = field(default_factory=list)
+    normalised: list[str] = field(default_factory=list)  # contrast stretched for feature extraction
+
+    def flagged(self) -> dict[str, list[str]]:
+        return {
+            "dark": self.dark, "clipped_dark": self.clipped_dark, "clipped_bright": self.clipped_bright,
+            "blurred": self.blurred, "few_features": self.few_features,
+        }
+
+    def to_json(self) -> dict:
+        return {
+            **self.flagged(),
+            "normalised": self.normalised,
+            "thresholds": thresholds(),
+            "photos": [p.to_json() for p in self.photos],
+        }
+
+
+def thresholds() -> dict[str, float]:
+    return {
+        "dark_mean_luma": DARK_MEAN_LUMA, "clipped_fraction": CLIPPED_FRACTION,
+        "blur_ratio": BLUR_RATIO, "few_features_ratio": FEW_FEATURES_RATIO, "few_features_min": FEW_FEATURES_MIN,
+    }
+
+
+def measure_photo(image_path: Path, name: str, original: str, mask_path: Path | None = None) -> PhotoFigures:
+    """Exposure and sharpness figures of one working copy (and its 255/0 mask file, if any)."""
+    with Image.open(image_path) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    keep = None
+    if mask_path is not None and mask_path.exists():
+        with Image.open(mask_path) as mask:
+            keep = np.asarray(mask.convert("L")) > 127
+    small, small_keep = downscaled(rgb, keep)
+    gray = luma(small)
+    shown = exposure(gray, small_keep)
+    return PhotoFigures(name, original, shown.mean, shown.dark_fraction, shown.bright_fraction,
+                        sharpness(gray, small_keep))
+
+
+def assess(photos: list[PhotoFigures]) -> CaptureFindings:
+    """Flag photos by exposure and sharpness (features are added by `add_feature_counts`)."""
+    findings = CaptureFindings(photos)
+    if not photos:
+        return findings
+    reference = float(np.quantile([p.sharpness for p in photos], SHARP_QUANTILE))
+    for photo in photos:
+        photo.sharpness_ratio = photo.sharpness / reference if reference > 0 else 1.0
+        if photo.luma_mean < DARK_MEAN_LUMA:
+            findings.dark.append(photo.original)
+        if photo.dark_fraction > CLIPPED_FRACTION:
+            findings.clipped_dark.append(photo.original)
+        if photo.bright_fraction > CLIPPED_FRACTION:
+            findings.clipped_bright.append(photo.original)
+        if photo.sharpness_ratio < BLUR_RATIO:
+            findings.blurred.append(photo.original)
+    return findings
+
+
+def add_feature_counts(findings: CaptureFindings, counts: dict[str, int]) -> None:
+    """Record SIFT keypoints per photo (working-copy name -> count) and flag the featureless."""
+    for photo in findings.photos:
+        photo.features = counts.get(photo.name, 0)
+    median = float(np.median([p.features for p in findings.photos])) if findings.photos else 0.0
+    floor = max(FEW_FEATURES_MIN, FEW_FEATURES_RATIO * median)
+    findings.few_features = [p.original for p in findings.photos if p.features < floor]
+
+
+def feature_counts(database: Path) -> dict[str, int]:
+    """SIFT keypoints per image name in a COLMAP database."""
+    import pycolmap
+
+    db = pycolmap.Database.open(database)
+    try:
+        return {image.name: db.num_keypoints_for_image(image.image_id) for image in db.read_all_images()}
+    finally:
+        db.close()
+
+
+def capture_warnings(findings: CaptureFindings) -> list[str]:
+    """One sentence per check that fired, naming the photos."""
+    n = len(findings.photos)
+    lines = []
+    if findings.dark:
+        lines.append(
+            f"{len(findings.dark)} of {n} photos are dark (underexposed): {name_list(findings.dark)}"
+            + ("; their contrast was stretched for feature detection" if findings.normalised else "")
+        )
+    if findings.clipped_dark:
+        lines.append(f"{len(findings.clipped_dark)} of {n} photos are mostly crushed to black: "
+                     f"{name_list(findings.clipped_dark)}")
+    if findings.clipped_bright:
+        lines.append(f"{len(findings.clipped_bright)} of {n} photos are mostly blown out to white: "
+                     f"{name_list(findings.clipped_bright)}")
+    if findings.blurred:
+        lines.append(f"{len(findings.blurred)} of {n} photos are blurred (camera shake or focus) compared "
+                     f"with the rest: {name_list(findings.blurred)}")
+    if findings.few_features:
+        lines.append(f"{len(findings.few_features)} of {n} photos show few features to match: "
+                     f"{name_list(findings.few_features)}")
+    return lines
+
+
+def measure_set(photos: list, work_images: Path, masks_dir: Path | None) -> CaptureFindings:
+    """Measure every photo's working copy (services.sfm.container.photos.Photo) and flag them."""
+    figures = []
+    for photo in photos:
+        mask = masks_dir / f"{photo.name}.png" if masks_dir is not None else None
+        figures.append(measure_photo(work_images / photo.name, photo.name, photo.original or photo.name, mask))
+    return assess(figures)
+
+
+def feature_images(findings: CaptureFindings, work_images: Path, target: Path) -> Path:
+    """The folder SIFT reads: the working copies, with the dark photos' contrast stretched.
+
+    Only feature detection sees the stretched copies (same names, links for the others); the
+    model's colours and the undistorted training images come from the working copies as they are.
+    Returns `work_images` itself when no photo is dark.
+    """
+    dark = {p.name for p in findings.photos if p.original in set(findings.dark)}
+    if not dark:
+        return work_images
+    target.mkdir(parents=True, exist_ok=True)
+    for photo in findings.photos:
+        if photo.name not in dark:
+            (target / photo.name).symlink_to(work_images / photo.name)
+            continue
+        with Image.open(work_images / photo.name) as image:
+            stretched, gain = stretch_contrast(np.asarray(image.convert("RGB")))
+        Image.fromarray(stretched).save(target / photo.name, "PNG" if photo.name.lower().endswith(".png") else "JPEG",
+                                        quality=95)
+        findings.normalised.append(photo.original)
+    return target
