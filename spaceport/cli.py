@@ -314,14 +314,16 @@ def print_hops(runtime: Any) -> None:
 
 
 def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int:
-    from services.ingest.logic import photo_summary
+    from services.ingest.logic import photo_summary, quality_summary
     from shared.jobs import JobState
-    from spaceport.photos import photo_notes
+    from spaceport.photos import photo_notes, quality_notes
 
     total = (job.updated_at - job.created_at).total_seconds()
     notes = photo_notes({"photos": photo_summary(job)}, left_out=False)
     if job.state is JobState.SUCCEEDED:
         print(f"\njob {job.job_id} succeeded in {_duration(total)}")
+        for note in quality_notes({"quality": quality_summary(job)}):
+            print(f"  {note}")
         for note in notes:
             print(f"  photos: {note}")
         for label, path in outputs_of(runtime, job).items():
@@ -513,8 +515,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if job.failure:
         print(f"  failed in {job.failure.stage}: {job.failure.cause}: {job.failure.message}")
         print(f"  what to do: {job.failure.advice}")
-    from spaceport.photos import photo_notes
+    from spaceport.photos import photo_notes, quality_notes
 
+    for note in quality_notes(body):
+        print(f"  {note}")
     for note in photo_notes(body):
         print(f"  photos: {note}")
     for dead in body["dead_letters"]:

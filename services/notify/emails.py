@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from services.notify.report import summary_rows
+from services.notify.report import poor_quality, summary_rows
 from shared.causes import CauseCode
 from shared.jobs import FailureInfo, Job
 from shared.ports import Email
@@ -15,8 +15,17 @@ def success_email(job: Job, report: dict[str, Any], links: dict[str, str], previ
     rows = summary_rows(report)
     text_rows = "\n".join(f"  {k}: {v}" for k, v in rows)
     viewer = links.get("viewer", links.get("model.sog", ""))
+    poor = poor_quality(report)
+    headline = "Your 3D model is done, but its quality is poor" if poor else "Your 3D model is ready"
+    why_text = why_html = ""
+    if poor:
+        why_text = ("Why the quality is poor:\n" + "".join(f"  - {r}\n" for r in poor["reasons"])
+                    + "What to do:\n" + "".join(f"  {a}\n" for a in poor["advice"]) + "\n")
+        why_html = ("<p><b>Why the quality is poor</b></p><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in
+                    poor["reasons"]) + "</ul><p><b>What to do</b><br>" + "<br>".join(html.escape(a) for a in
+                    poor["advice"]) + "</p>")
     text = (
-        f"Your 3D model is ready.\n\nOpen it in the browser:\n  {viewer}\n\n{text_rows}\n\n"
+        f"{headline}.\n\n{why_text}Open it in the browser:\n  {viewer}\n\n{text_rows}\n\n"
         "Downloads (links expire in 7 days):\n"
         + "\n".join(f"  {name}: {url}" for name, url in links.items())
         + f"\n\nJob {job.job_id}. Your photos are kept unchanged in {job.inbox_uri}\n"
@@ -30,14 +39,15 @@ def success_email(job: Job, report: dict[str, Any], links: dict[str, str], previ
         else ""
     )
     body = f"""<html><body style="font-family:system-ui,sans-serif">
-<h2>Your 3D model is ready</h2>
+<h2>{headline}</h2>
+{why_html}
 <p><a href="{html.escape(viewer)}"><b>Open it in the browser</b></a></p>
 {preview}
 <table>{html_rows}</table>
 <p>Downloads (links expire in 7 days):</p><ul>{html_links}</ul>
 <p><small>Job {job.job_id}. Your photos are kept unchanged in {html.escape(job.inbox_uri)}.</small></p>
 </body></html>"""
-    return Email(to=job.email, subject=f"Your 3D model is ready (job {job.job_id})", text=text, html=body)
+    return Email(to=job.email, subject=f"{headline} (job {job.job_id})", text=text, html=body)
 
 
 def failure_email(job: Job, failure: FailureInfo) -> Email:

@@ -12,6 +12,7 @@ from typing import Any
 
 from shared.jobs import Job
 from shared.pricing import estimated_cloud_cost_usd, stage_cost_usd
+from shared.quality import assess_quality, capture_findings
 
 REPORT_SCHEMA_VERSION = 1
 STAGES = ("sfm", "train", "compress")
@@ -85,6 +86,7 @@ def build_report(
             "unplaced_photos": _pick(sfm, "unplaced_photos") or [],
             "photo_groups": _pick(sfm, "photo_groups") or [],
             "warnings": _pick(sfm, "warnings") or [],
+            "capture": _pick(sfm, "capture") or {},
         },
         "quality": {
             "psnr": _pick(train, "psnr"),
@@ -92,6 +94,7 @@ def build_report(
             "lpips": _pick(train, "lpips"),
             "gaussians": _pick(train, "n_gaussians"),
             "eval_views": _pick(train, "n_test_views"),
+            "assessment": assess_quality(sfm, train).to_json() if train else None,
         },
         "model": {
             "ply_bytes": _pick(compress, "ply_bytes"),
@@ -163,7 +166,14 @@ def photo_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Separate groups", f"{len(groups)} ({sizes} photos): {advice}"))
     if photos.get("with_masks"):
         rows.append(("Photos with masks", f"{photos['with_masks']} (masked pixels ignored)"))
+    rows += [("Capture check", finding) for finding in capture_findings(sfm)]
     return rows
+
+
+def poor_quality(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The quality assessment when the delivered model is poor (shared/quality.py), else None."""
+    assessment = report["quality"].get("assessment")
+    return assessment if assessment and assessment["poor"] else None
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -174,6 +184,10 @@ def render_html(report: dict[str, Any]) -> str:
         f'<li><a href="{html.escape(url)}">{html.escape(name)}</a></li>' for name, url in report["links"].items()
     )
     failure = ""
+    if poor := poor_quality(report):
+        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in poor["reasons"])
+        advice = "".join(f"<p>{html.escape(a)}</p>" for a in poor["advice"])
+        failure = f"<h2>The model's quality is poor</h2><ul>{reasons}</ul><h2>What to do</h2>{advice}"
     if report["failure"]:
         f = report["failure"]
         failure = (

@@ -218,7 +218,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             photo_groups=placed.groups,
             photos_with_masks=sum(1 for p in photos if p.masked),
             masks_exported=masked,
-            capture=capture.flagged(),
+            capture={**capture.flagged(),
+                     "focal_tags_ignored": [p.original or p.name for p in photos if p.focal_tags_ignored]},
             seconds=timer.seconds,
             warnings=warnings,
         )
