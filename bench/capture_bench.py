@@ -7,7 +7,8 @@
 sharpness (and its ratio to the set's upper quartile) and SIFT feature count, then how many
 photos each check flagged. The clean sets (the shared real sets and two synthetic scenes) must
 show 0 everywhere. `solve` runs the SfM stage (as a subprocess, default config unless --config)
-on each case and prints exit code, cause, photos placed, 3D points, focal length and warnings.
+on each case and prints exit code, cause, photos placed, 3D points, focal length and warnings;
+`train` then runs the training stage (preview preset) on a solved case and prints held-out PSNR.
 
 Cases: a set name (banana, caliterra, fountain_p11, synthetic_orbit, synthetic_drone), or
 `<set>_<fault>` with fault one of: x<factor> (every pixel times factor), blur<N> (N-pixel
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import re
 import subprocess
 import sys
@@ -148,9 +150,33 @@ def solve(case: str, folder: Path, work: Path, config: dict, repo: Path) -> dict
     return result
 
 
+def train(case: str, work: Path, repo: Path, threads: int) -> dict:
+    """The training stage (preview preset, the CPU default) on a solved case: held-out PSNR."""
+    from services.train.container.config import Config
+    from shared.options import JobOptions, Preset
+
+    sfm = work / "out" / repo.name / case
+    if not (sfm / "metrics.json").exists():
+        return {"case": case, "checkout": str(repo), "train": "no SfM model (run solve first)"}
+    out = work / "train" / repo.name / case
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    cfg_file = out.parent / f"{case}.config.json"
+    cfg_file.parent.mkdir(parents=True, exist_ok=True)
+    cfg = Config.from_options(JobOptions(preset=Preset.PREVIEW)).model_copy(update={"num_threads": threads})
+    cfg_file.write_text(cfg.model_dump_json())
+    subprocess.run([sys.executable, "-m", "services.train.container.entrypoint", "--input", str(sfm), "--output",
+                    str(out), "--config", str(cfg_file)], cwd=repo, capture_output=True,
+                   env={**os.environ, "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"})
+    if not (out / "metrics.json").exists():
+        return {"case": case, "checkout": str(repo), "train": "failed", "log": str(out)}
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"case": case, "checkout": str(repo), **{k: metrics.get(k) for k in (
+        "psnr", "ssim", "n_train_views", "n_test_views", "n_gaussians", "steps")}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("figures", "solve"))
+    parser.add_argument("mode", choices=("figures", "solve", "train"))
     parser.add_argument("--cases", nargs="*", help="default: the clean sets and banana with each fault")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "spaceport-capture-bench")
     parser.add_argument("--max-image-size", type=int, default=1600)
@@ -170,8 +196,11 @@ def main() -> None:
             if args.mode == "figures":
                 result = figures(case, folder, args.max_image_size)
                 print_figures(result)
-            else:
+            elif args.mode == "solve":
                 result = solve(case, folder, args.work, {"num_threads": 2, **args.config}, args.repo.resolve())
+                print(json.dumps(result), flush=True)
+            else:
+                result = train(case, args.work, args.repo.resolve(), 2)
                 print(json.dumps(result), flush=True)
         if args.json:
             with args.json.open("a") as sink:

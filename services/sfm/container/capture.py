@@ -23,7 +23,8 @@ CAPTURE_FILE = "capture.json"  # per-photo figures and findings, written beside 
 # (caliterra), set means 0.27-0.44; banana x0.25 (two stops under) reads 0.11, x0.06 0.03.
 DARK_MEAN_LUMA = 0.15
 # Share of pixels clipped to black (or to white) above which a photo has lost detail to its
-# exposure. Clean sets: at most 0.2 % dark and 0.8 % bright.
+# exposure. Clean sets: no black pixels, at most 0.8 % white (fountain_p11's sky); banana x0.06
+# (four stops under, still solvable once stretched) has at most 7 % black.
 CLIPPED_FRACTION = 0.25
 # A photo is blurred when its sharpness is below this share of the set's upper-quartile sharpness
 # (the set's sharp photos; a median would sit among the blurred ones when half the set shakes).

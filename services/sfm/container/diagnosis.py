@@ -55,22 +55,21 @@ def capture_cause(lost: list[str], findings: CaptureFindings | None) -> Diagnosi
     return None
 
 
-def geometry_cause(n: int, pairs: int, groups: list[list[str]], photos: list[Photo] | None) -> Diagnosis | None:
+def geometry_cause(n: int, groups: list[list[str]], photos: list[Photo] | None) -> Diagnosis | None:
     """The camera prior or geometry when verified pairs link most of the set (groups: image names)."""
     linked = max((len(group) for group in groups), default=0)
     if linked < max(3, LINKED_SHARE * n):
         return None
     return Diagnosis(
         CauseCode.CAMERA_GEOMETRY,
-        f"; yet {pairs} verified photo pairs link {linked} of the {n} photos, so they do overlap: "
-        f"{describe_focal_prior(photos or [])}",
+        f", linking {linked} of the {n} photos: they do overlap, so {describe_focal_prior(photos or [])}",
     )
 
 
 def describe_focal_prior(photos: list[Photo]) -> str:
-    """'the focal length came from the EXIF 35 mm equivalent focal length (2664 px) on 16 photos'."""
+    """'the solve started from the EXIF 35 mm equivalent focal length (2664 px) on 16 photos: ...'."""
     if not photos:
-        return "the focal length prior may be wrong"
+        return "the focal length the solve started from may be wrong"
     sources = Counter(p.focal_source for p in photos)
     parts = []
     for source, count in sources.most_common():

@@ -26,8 +26,8 @@ import numpy as np
 from PIL import Image
 
 REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-DARK_LEVEL = 10 / 255  # at or below: no detail left after JPEG coding (8-bit code 10)
-BRIGHT_LEVEL = 250 / 255  # at or above: clipped highlights
+DARK_LEVEL = 3 / 255  # at or below: black, no detail left (8-bit code 3; JPEG noise reaches 1-2)
+BRIGHT_LEVEL = 252 / 255  # at or above: clipped highlights
 MEASURE_SIZE = 1000  # long side the figures are computed at (images are downscaled, never enlarged)
 
 

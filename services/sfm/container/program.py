@@ -240,7 +240,7 @@ def _check_model(
         pairs = count_verified_pairs(database, cfg.min_pair_inliers)
         found = (
             capture_cause([p.original or p.name for p in photos or []], capture)
-            or geometry_cause(n, pairs, groups or [], photos)
+            or geometry_cause(n, groups or [], photos)
         )
         raise StageFailure(
             found.cause if found else CauseCode.NO_OVERLAP,
