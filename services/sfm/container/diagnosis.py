@@ -30,12 +30,13 @@ LINKED_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Diagnosis:
-    cause: CauseCode
+    cause: CauseCode | None  # None: the usual cause stands, the detail adds to it
     detail: str  # appended to the failure message
 
 
 def capture_cause(lost: list[str], findings: CaptureFindings | None) -> Diagnosis | None:
-    """Exposure or blur when those photos are most of the photos the solve lost (original names)."""
+    """Exposure or blur when those photos are most of the photos the solve lost (original names);
+    photos with few features (a textureless subject) are named without changing the cause."""
     if findings is None or not lost:
         return None
     features = {p.original: p.features for p in findings.photos}
@@ -43,6 +44,7 @@ def capture_cause(lost: list[str], findings: CaptureFindings | None) -> Diagnosi
         (CauseCode.DARK_IMAGES, sorted(set(findings.dark) | set(findings.clipped_dark)), "too dark"),
         (CauseCode.OVEREXPOSED_IMAGES, findings.clipped_bright, "blown out to white"),
         (CauseCode.BLURRED_IMAGES, findings.blurred, "blurred"),
+        (None, findings.few_features, "nearly featureless"),
     )
     lost_set = set(lost)
     for cause, flagged, what in candidates:

@@ -238,12 +238,11 @@ def _check_model(
     split = describe_split(groups or [])
     if model is None or model.num_reg_images() < 3:
         pairs = count_verified_pairs(database, cfg.min_pair_inliers)
-        found = (
-            capture_cause([p.original or p.name for p in photos or []], capture)
-            or geometry_cause(n, groups or [], photos)
-        )
+        found = capture_cause([p.original or p.name for p in photos or []], capture)
+        if found is None or found.cause is None:  # not exposure or blur: the camera prior, else overlap
+            found = geometry_cause(n, groups or [], photos) or found
         raise StageFailure(
-            found.cause if found else CauseCode.NO_OVERLAP,
+            found.cause if found and found.cause else CauseCode.NO_OVERLAP,
             f"no camera model could be built from {n} photos ({matchers} matching): "
             f"{pairs} photo pairs share enough features"
             + (f", largest model {model.num_reg_images()} photos" if model is not None else "")
@@ -254,7 +253,7 @@ def _check_model(
         unplaced = placement(photos, model, []).unplaced if photos else []
         found = capture_cause(unplaced, capture)
         raise StageFailure(
-            found.cause if found else CauseCode.LOW_REGISTRATION,
+            found.cause if found and found.cause else CauseCode.LOW_REGISTRATION,
             f"only {model.num_reg_images()} of {n} photos ({ratio:.0%}) could be placed in 3D "
             f"({matchers} matching); at least {cfg.min_registration_ratio:.0%} are needed" + split
             + (found.detail if found else f"; not placed: {name_list(unplaced)}" if unplaced else ""),

@@ -239,6 +239,14 @@ def test_blur_is_the_cause_only_when_it_explains_most_of_the_lost_photos():
     assert capture_cause([], findings) is None and capture_cause(["p9"], None) is None
 
 
+def test_featureless_lost_photos_are_named_but_leave_the_overlap_cause():
+    photos = [figures(f"p{k}") for k in range(8)]
+    findings = assess(photos)
+    add_feature_counts(findings, {f"p{k}": 40 if k > 5 else 3000 for k in range(8)})
+    found = capture_cause(["p6", "p7"], findings)
+    assert found.cause is None and "nearly featureless: p6, p7" in found.detail
+
+
 def test_pairs_that_link_the_set_without_a_model_point_at_the_camera_prior():
     photos = [SimpleNamespace(name=f"p{k}", original=f"p{k}", focal_source="exif_35mm", focal_px=44407.0,
                               focal_tags_ignored=[]) for k in range(16)]
