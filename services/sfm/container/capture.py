@@ -16,6 +16,7 @@ from PIL import Image
 
 from services.sfm.container.photo_measures import downscaled, exposure, luma, sharpness, stretch_contrast
 from shared.photo_formats import name_list
+from shared.quality import CAPTURE_CHECKS
 
 CAPTURE_FILE = "capture.json"  # per-photo figures and findings, written beside metrics.json
 
@@ -145,26 +146,15 @@ def feature_counts(database: Path) -> dict[str, int]:
 
 
 def capture_warnings(findings: CaptureFindings) -> list[str]:
-    """One sentence per check that fired, naming the photos."""
-    n = len(findings.photos)
+    """One sentence per check that fired, naming the photos (wording: shared/quality.py)."""
     lines = []
-    if findings.dark:
-        lines.append(
-            f"{len(findings.dark)} of {n} photos are dark (underexposed): {name_list(findings.dark)}"
-            + ("; their contrast was stretched for feature detection" if findings.normalised else "")
-        )
-    if findings.clipped_dark:
-        lines.append(f"{len(findings.clipped_dark)} of {n} photos are mostly crushed to black: "
-                     f"{name_list(findings.clipped_dark)}")
-    if findings.clipped_bright:
-        lines.append(f"{len(findings.clipped_bright)} of {n} photos are mostly blown out to white: "
-                     f"{name_list(findings.clipped_bright)}")
-    if findings.blurred:
-        lines.append(f"{len(findings.blurred)} of {n} photos are blurred (camera shake or focus) compared "
-                     f"with the rest: {name_list(findings.blurred)}")
-    if findings.few_features:
-        lines.append(f"{len(findings.few_features)} of {n} photos show few features to match: "
-                     f"{name_list(findings.few_features)}")
+    for check, names in findings.flagged().items():
+        if not names:
+            continue
+        line = f"{len(names)} of {len(findings.photos)} photos {CAPTURE_CHECKS[check][0]}: {name_list(names)}"
+        if check == "dark" and findings.normalised:
+            line += "; their contrast was stretched for feature detection"
+        lines.append(line)
     return lines
 
 
