@@ -95,7 +95,7 @@ class CpuLock:
 
 def figures(case: str, folder: Path, max_image_size: int) -> dict:
     """Prepare working copies, measure, extract SIFT as the stage does; the findings as JSON."""
-    from services.sfm.container.capture import add_feature_counts, feature_counts, measure_set
+    from services.sfm.container.capture import add_feature_counts, feature_counts, feature_images, measure_set
     from services.sfm.container.config import Config
     from services.sfm.container.features import extract_features
     from services.sfm.container.photos import group_cameras, prepare_photos
@@ -106,10 +106,12 @@ def figures(case: str, folder: Path, max_image_size: int) -> dict:
         scratch = Path(scratch_name)
         photo_set = prepare_photos(folder, scratch / "images", cfg.max_image_size, 0, scratch / "masks")
         findings = measure_set(photo_set.photos, scratch / "images", scratch / "masks" / EXACT)
-        extract_features(scratch / "db.db", scratch / "images", list(group_cameras(photo_set.photos).values()), cfg)
+        sift_images = feature_images(findings, scratch / "images", scratch / "sift")  # as the stage does
+        extract_features(scratch / "db.db", sift_images, list(group_cameras(photo_set.photos).values()), cfg)
         add_feature_counts(findings, feature_counts(scratch / "db.db"))
     focal = sorted({(p.focal_source, round(p.focal_px)) for p in photo_set.photos})
-    return {"case": case, "focal": focal, **findings.to_json()}
+    ignored = [p.original for p in photo_set.photos if p.focal_tags_ignored]
+    return {"case": case, "focal": focal, "focal_tags_ignored": ignored, **findings.to_json()}
 
 
 def print_figures(result: dict) -> None:
@@ -118,9 +120,17 @@ def print_figures(result: dict) -> None:
     for p in result["photos"]:
         print(f"  {p['original'][:15]:<16}{p['luma_mean']:7.3f}{100 * p['dark_fraction']:7.2f}"
               f"{100 * p['bright_fraction']:7.2f}{p['sharpness']:8.4f}{p['sharpness_ratio']:7.2f}{p['features']:6d}")
-    fired = {check: len(names) for check, names in result.items()
-             if check in ("dark", "clipped_dark", "clipped_bright", "blurred", "few_features")}
-    print("  fired: " + ", ".join(f"{check} {count}/{len(result['photos'])}" for check, count in fired.items()))
+    photos = result["photos"]
+    features = sorted(p["features"] for p in photos)
+    median = features[len(features) // 2] or 1
+    print(f"  range: luma {min(p['luma_mean'] for p in photos):.3f}-{max(p['luma_mean'] for p in photos):.3f}, "
+          f"black {max(p['dark_fraction'] for p in photos):.2%} max, white {max(p['bright_fraction'] for p in photos):.2%}"
+          f" max, sharpness ratio {min(p['sharpness_ratio'] for p in photos):.2f} min, features {features[0]} min "
+          f"({features[0] / median:.2f} of the median)")
+    fired = {check: len(result[check]) for check in
+             ("focal_tags_ignored", "dark", "clipped_dark", "clipped_bright", "blurred", "few_features")}
+    print("  fired: " + ", ".join(f"{check} {count}/{len(photos)}" for check, count in fired.items())
+          + (f"; contrast stretched for SIFT on {len(result['normalised'])}" if result["normalised"] else ""))
 
 
 def solve(case: str, folder: Path, work: Path, config: dict, repo: Path) -> dict:
