@@ -1,4 +1,4 @@
-"""Compression figures: size, time, codec error and render PSNR, ours vs splat-transform.
+"""Compression figures: size, time, codec error and render PSNR (SOG and SPZ), ours vs splat-transform.
 
     flock /tmp/spaceport-cpu.lock .venv/bin/python bench/compress_bench.py \
         [--ply path/to/model.ply] [--synthetic 500000] [--reference] [--markdown docs/bench/compress.md]
@@ -8,7 +8,9 @@ degree 3) it runs the compress stage program under a few configs, decodes model.
 renders held-out orbit views of the original and the decoded model with the same CPU rasterizer,
 and prints the PSNR between them (codec-only loss; no ground-truth photos exist for these views).
 With --reference, splat-transform 3.7.0 (CPU, `-i` iterations) compresses the trained PLY too and
-its .sog is decoded and rendered the same way. Everything runs on one thread.
+its .sog is decoded and rendered the same way; so are its SPZ files (version 3 and its default 4,
+decoded through its own PLY output). Our model.spz (written by the same stage run as the
+"standard (morton)" SOG) gets a row of its own. Everything runs on one thread.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from services.compress.container.config import PRESETS, Config  # noqa: E402
 from services.compress.container.ply import read_ply, write_ply  # noqa: E402
 from services.compress.container.program import prune, run  # noqa: E402
 from services.compress.container.sog_io import read_sog  # noqa: E402
+from services.compress.container.spz import read_spz  # noqa: E402
 from services.compress.container.synthetic import synthetic_splats  # noqa: E402
 from shared.options import Preset  # noqa: E402
 
@@ -76,7 +79,7 @@ def run_ours(ply: Path, tag: str, name: str, overrides: dict, pruned, views, ref
         from services.compress.container.sog import default_palette_size
 
         overrides["palette_size"] = default_palette_size(len(pruned))
-    cfg = Config(**overrides, write_unbundled=False)
+    cfg = Config(**overrides, write_unbundled=False, lod_min_splats=None)  # lod: bench/lod_bench.py
     in_dir = out / "in"
     in_dir.mkdir(parents=True, exist_ok=True)
     link = in_dir / "model.ply"
@@ -85,6 +88,7 @@ def run_ours(ply: Path, tag: str, name: str, overrides: dict, pruned, views, ref
     started = time.monotonic()
     metrics = run(cfg, in_dir, out)
     wall = time.monotonic() - started
+    (out / "metrics.json").write_text(metrics.model_dump_json(indent=1))
     started = time.monotonic()
     decoded = read_sog(out / "model.sog")
     decode_s = time.monotonic() - started
@@ -96,6 +100,42 @@ def run_ours(ply: Path, tag: str, name: str, overrides: dict, pruned, views, ref
     }  # fmt: skip
     # our writer keeps the pruned splats; compare renders against the full original model
     return evaluate(name, decoded, views, ref_images, row) | {"codec_error": metrics.codec_error.model_dump()}
+
+
+def run_our_spz(tag: str, name: str, views, ref_images) -> dict | None:
+    """The model.spz the stage wrote in `run_ours` for config `name`."""
+    out = OUT / tag / name.replace(" ", "_").replace("(", "").replace(")", "")
+    metrics = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").is_file() else None
+    if not (out / "model.spz").is_file() or metrics is None or metrics.get("spz") is None:
+        return None
+    spz = metrics["spz"]
+    row = {
+        "input": tag, "splats": metrics["splats_out"], "bytes": spz["bytes"], "ratio": spz["ratio"],
+        "bits_per_splat": spz["bits_per_splat"], "encode_s": spz["encode_seconds"],
+        "fractional_bits": spz["fractional_bits"],
+    }  # fmt: skip
+    decoded = read_spz(out / "model.spz")
+    return evaluate(f"ours, SPZ v3 ({name} run)", decoded, views, ref_images, row) | {"codec_error": spz["codec_error"]}
+
+
+def run_reference_spz(ply: Path, tag: str, version: int, views, ref_images) -> dict | None:
+    """splat-transform's SPZ (version 3 or 4) of the PLY, decoded by splat-transform to PLY."""
+    if not SPLAT_TRANSFORM.exists():
+        return None
+    out = OUT / tag / f"splat-transform.v{version}.spz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    subprocess.run([str(SPLAT_TRANSFORM), "-q", "-w", "--spz-version", str(version), str(ply), str(out)], check=True)
+    encode_s = time.monotonic() - started
+    back = out.with_suffix(".decoded.ply")
+    subprocess.run([str(SPLAT_TRANSFORM), "-q", "-w", str(out), str(back)], check=True)
+    decoded = read_ply(back)
+    size = out.stat().st_size
+    row = {
+        "input": tag, "splats": len(decoded), "bytes": size, "ratio": round(ply.stat().st_size / size, 3),
+        "bits_per_splat": round(8 * size / len(decoded), 3), "encode_s": round(encode_s, 2),
+    }  # fmt: skip
+    return evaluate(f"splat-transform 3.7.0 SPZ v{version}", decoded, views, ref_images, row)
 
 
 def run_reference(ply: Path, tag: str, iterations: int, views, ref_images) -> dict | None:
@@ -134,11 +174,13 @@ def bench_input(
         if only and name not in only:
             continue
         rows.append(run_ours(ply, tag, name, overrides, pruned, views, ref_images))
+        if name == "standard (morton)":
+            rows.append(run_our_spz(tag, name, views, ref_images))
     if reference:
-        ref = run_reference(ply, tag, args.reference_iterations, views, ref_images)
-        if ref:
-            rows.append(ref)
-    return rows
+        rows.append(run_reference(ply, tag, args.reference_iterations, views, ref_images))
+    if reference or args.reference_spz:
+        rows += [run_reference_spz(ply, tag, version, views, ref_images) for version in (3, 4)]
+    return [row for row in rows if row]
 
 
 def markdown(rows: list[dict]) -> str:
@@ -170,6 +212,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=500_000, help="synthetic splat count (0: skip)")
     parser.add_argument("--reference", action="store_true", help="also run splat-transform on --ply")
     parser.add_argument("--reference-iterations", type=int, default=1, help="splat-transform -i")
+    parser.add_argument("--reference-spz", action="store_true", help="splat-transform's SPZ only (fast)")
     parser.add_argument("--views", type=int, default=8)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--only", nargs="*", help="config names to run on --ply (default: all)")

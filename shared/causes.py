@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.photo_formats import FORMAT_NAMES, MIN_PHOTO_SIDE
+from shared.photo_formats import (
+    FORMAT_NAMES,
+    MAX_VIDEO_BYTES,
+    MAX_VIDEO_SECONDS,
+    MIN_PHOTO_SIDE,
+    VIDEO_FORMAT_NAMES,
+)
 
 
 class CauseCode(StrEnum):
@@ -23,6 +29,7 @@ class CauseCode(StrEnum):
     NO_OVERLAP = "no_overlap"
     DEGENERATE_MODEL = "degenerate_model"
     INVALID_MODEL_FILE = "invalid_model_file"
+    INVALID_COLMAP_MODEL = "invalid_colmap_model"
     IMAGE_TOO_SMALL = "image_too_small"
     BLANK_IMAGES = "blank_images"
     INVALID_MASKS = "invalid_masks"
@@ -30,6 +37,9 @@ class CauseCode(StrEnum):
     OVEREXPOSED_IMAGES = "overexposed_images"
     BLURRED_IMAGES = "blurred_images"
     CAMERA_GEOMETRY = "camera_geometry"
+    UNREADABLE_VIDEO = "unreadable_video"
+    VIDEO_TOO_SHORT = "video_too_short"
+    VIDEO_TOO_LARGE = "video_too_large"
     # Resource problems: a bigger instance or smaller input helps.
     OUT_OF_MEMORY = "out_of_memory"
     TIMEOUT = "timeout"
@@ -37,6 +47,8 @@ class CauseCode(StrEnum):
     CAPACITY = "capacity"
     THROTTLED = "throttled"
     SPOT_INTERRUPTED = "spot_interrupted"
+    # Account problems: an administrator must change the deployment or the AWS account.
+    SERVICE_QUOTA = "service_quota"
     # Everything else.
     CANCELLED = "cancelled"
     INTERNAL_ERROR = "internal_error"
@@ -77,6 +89,11 @@ ADVICE: dict[CauseCode, str] = {
         "with more texture in view."
     ),
     CauseCode.INVALID_MODEL_FILE: "The splat file is malformed or truncated; export it again.",
+    CauseCode.INVALID_COLMAP_MODEL: (
+        "Export the COLMAP model again (cameras, images and points3D in sparse/0/) together with the "
+        "photos it was solved from, under the file names it uses and at their original size; or leave "
+        "the model out and let Spaceport solve the cameras itself."
+    ),
     CauseCode.IMAGE_TOO_SMALL: (
         f"Upload photos at least {MIN_PHOTO_SIDE} pixels on their short side; the camera's full "
         "resolution gives the best model."
@@ -109,14 +126,39 @@ ADVICE: dict[CauseCode, str] = {
         "photos as the camera wrote them, or remove the focal-length tags. Otherwise move between "
         "shots (photos taken from one spot while turning hold no 3D) and keep a fixed zoom."
     ),
+    CauseCode.UNREADABLE_VIDEO: (
+        "Export the named videos again as MP4 (H.264 or H.265) straight from the camera, drone or phone "
+        f"and upload them again (accepted: {VIDEO_FORMAT_NAMES}; 360-degree videos must be exported "
+        "as a flat video first)."
+    ),
+    CauseCode.VIDEO_TOO_SHORT: (
+        "The videos give too few sharp, distinct frames. Film at least 20 seconds while moving slowly "
+        "and steadily around the subject (not turning on the spot), avoid fast pans that blur the "
+        "picture, or add photos."
+    ),
+    CauseCode.VIDEO_TOO_LARGE: (
+        f"Keep each video under {MAX_VIDEO_BYTES // 1024**3} GiB, {MAX_VIDEO_SECONDS // 60} minutes "
+        "and 8K; split long recordings, or trim them with the trim options."
+    ),
     CauseCode.OUT_OF_MEMORY: (
         "The job ran out of memory. Submit fewer photos, a lower preset or a smaller maximum "
         "image size, or raise the instance type."
     ),
-    CauseCode.TIMEOUT: "The job ran past its time limit. Use fewer photos or the 'preview' preset.",
-    CauseCode.CAPACITY: "AWS had no capacity for the instance type; the job will be retried later.",
+    CauseCode.TIMEOUT: (
+        "The job ran past its time limit. Use fewer photos, a smaller maximum image size or the "
+        "'preview' preset; the operator can raise the stage's time limit (<Stage>MaxRuntimeSeconds)."
+    ),
+    CauseCode.CAPACITY: (
+        "AWS had no capacity for the instance type (after one retry on demand). Submit the job "
+        "again later, or ask the operator to choose another instance type."
+    ),
     CauseCode.THROTTLED: "AWS throttled the request; the job will be retried.",
     CauseCode.SPOT_INTERRUPTED: "The spot instance was reclaimed; the job resumes from its checkpoint.",
+    CauseCode.SERVICE_QUOTA: (
+        "The AWS account's SageMaker service quota for this instance type is too low (new accounts "
+        "often have 0). Request an increase in the Service Quotas console (Amazon SageMaker) or "
+        "deploy with another instance type, then submit the job again."
+    ),
     CauseCode.CANCELLED: "The job was cancelled on request. Submit it again to restart.",
     CauseCode.INTERNAL_ERROR: (
         "Something went wrong on our side. Submit the job again; if it fails twice, reply to "

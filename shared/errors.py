@@ -36,3 +36,17 @@ class NotFoundError(SpaceportError):
 
 class ConfigurationError(SpaceportError):
     """A deployment setting is missing or wrong: a bug in how we were deployed."""
+
+
+class QuotaExceeded(SpaceportError):
+    """The account's service quota refuses the compute job (SageMaker ResourceLimitExceeded).
+
+    Retrying cannot help until someone raises the quota: the job fails at once, and the advice
+    names the quota (`quota`, as Service Quotas spells it) and the instance type.
+    """
+
+    def __init__(self, quota: str, instance_type: str, detail: str) -> None:
+        super().__init__(f"{quota}: {detail}")
+        self.quota = quota
+        self.instance_type = instance_type
+        self.detail = detail

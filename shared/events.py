@@ -55,9 +55,10 @@ class JobSubmitted(Event):
     owner: str
     email: str
     inbox_uri: str
-    photo_count: int = Field(ge=1)
-    photo_bytes: int = Field(ge=0)
+    photo_count: int = Field(ge=0)  # photos; a job has at least one photo or video
+    photo_bytes: int = Field(ge=0)  # bytes of its photos and videos
     options: JobOptions = Field(default_factory=JobOptions)
+    video_count: int = Field(default=0, ge=0)
 
     _email = field_validator("email")(check_email)
 
@@ -71,6 +72,7 @@ class JobSubmitted(Event):
             photo_count=job.photo_count,
             photo_bytes=job.photo_bytes,
             options=job.options,
+            video_count=job.video_count,
         )
 
 
@@ -156,26 +158,36 @@ def parse_event(detail_type: str, detail: dict[str, Any]) -> Event:
 
 
 class SageMakerJobStateChange(BaseModel):
-    """The parts of an `aws.sagemaker` job-state-change detail that we read."""
+    """The parts of an `aws.sagemaker` job-state-change detail (or a Describe*Job answer, which
+    carries the same fields) that we read."""
 
     model_config = ConfigDict(extra="ignore", defer_build=True)
 
     job_name: str
     status: str  # InProgress | Completed | Failed | Stopping | Stopped
+    # Training only: why a Stopped job stopped (MaxRuntimeExceeded, MaxWaitTimeExceeded, Stopped).
+    secondary_status: str | None = None
     failure_reason: str | None = None
-    exit_message: str | None = None
+    exit_message: str | None = None  # processing only: the first 1 KiB of /opt/ml/output/message
     start_time: datetime | None = None
     end_time: datetime | None = None
+    max_runtime_s: int | None = None  # StoppingCondition.MaxRuntimeInSeconds, when the detail has it
+    spot: bool = False  # EnableManagedSpotTraining
 
     @classmethod
     def from_detail(cls, detail_type: str, detail: dict[str, Any]) -> SageMakerJobStateChange:
+        stopping = detail.get("StoppingCondition") or {}
+        limit = stopping.get("MaxRuntimeInSeconds")
         if detail_type == TRAINING_STATE_CHANGE:
             return cls(
                 job_name=detail["TrainingJobName"],
                 status=detail["TrainingJobStatus"],
+                secondary_status=detail.get("SecondaryStatus"),
                 failure_reason=detail.get("FailureReason"),
                 start_time=_epoch_ms(detail.get("TrainingStartTime")),
                 end_time=_epoch_ms(detail.get("TrainingEndTime")),
+                max_runtime_s=None if limit is None else int(limit),
+                spot=bool(detail.get("EnableManagedSpotTraining", False)),
             )
         if detail_type == PROCESSING_STATE_CHANGE:
             return cls(
@@ -185,13 +197,22 @@ class SageMakerJobStateChange(BaseModel):
                 exit_message=detail.get("ExitMessage"),
                 start_time=_epoch_ms(detail.get("ProcessingStartTime")),
                 end_time=_epoch_ms(detail.get("ProcessingEndTime")),
+                max_runtime_s=None if limit is None else int(limit),
             )
         raise ValueError(f"not a SageMaker job state change: {detail_type!r}")
 
 
 def _epoch_ms(value: Any) -> datetime | None:
-    if value is None:
+    """Epoch milliseconds (a number, or digits in a string as AWS's own examples show), an ISO
+    8601 text, or a datetime (a Describe*Job answer) -> an aware datetime."""
+    if value is None or value == "":
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1000.0, UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    text = str(value).strip()
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+        return datetime.fromtimestamp(float(text) / 1000.0, UTC)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -94,7 +94,7 @@ class Job(BaseModel):
     inbox_uri: str
     options: JobOptions
     photo_count: int
-    photo_bytes: int
+    photo_bytes: int  # bytes of the photos and videos
     # What ingest left out of the photo set, named for the user (duplicates, RAW files, ...).
     warnings: list[str] = Field(default_factory=list)
     state: JobState = JobState.SUBMITTED
@@ -104,6 +104,7 @@ class Job(BaseModel):
     failure: FailureInfo | None = None
     outputs: dict[str, str] = Field(default_factory=dict)  # name -> uri of the final products
     notified_at: datetime | None = None
+    video_count: int = 0  # videos in the job (their frames are chosen by the SfM stage)
 
     @property
     def is_final(self) -> bool:

@@ -88,15 +88,9 @@ def ports_linking_to(base_url: str) -> Ports:
 def ports_from_env() -> Ports:
     """Ports of the deployment. With LINK_SECRET_ARN and PUBLIC_API_URL set, `store.link` makes
     `<PUBLIC_API_URL>/links/<token>` URLs that outlive the function's credentials."""
-    from shared.adapters.aws import (
-        DynamoJobTable,
-        EventBridgeBus,
-        S3ObjectStore,
-        SageMakerLauncher,
-        SesMailer,
-        TokenLinkStore,
-        clients,
-    )
+    from shared.adapters.aws import EventBridgeBus, S3ObjectStore, SesMailer, TokenLinkStore, clients
+    from shared.adapters.dynamo import DynamoJobTable
+    from shared.adapters.sagemaker import SageMakerLauncher
 
     core = CoreSettings.from_env()
     aws = clients()

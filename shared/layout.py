@@ -22,6 +22,9 @@ from shared.errors import UserInputError
 INBOX = "inbox/"
 JOBS = "jobs/"
 MANIFEST_NAME = "job.json"
+# A COLMAP model uploaded with the photos, to reuse instead of a new camera solve (the SfM stage
+# imports it): inbox/<name>/sparse/0/{cameras,images,points3D}.{bin,txt}. Not photos.
+INBOX_COLMAP_MODEL = "sparse/"
 METRICS_NAME = "metrics.json"
 JOB_NAME_PREFIX = "spaceport-"
 

@@ -10,6 +10,11 @@ temporary credentials that happened to sign it (hours for a Lambda role).
 
 Every part is URL-safe (A-Z a-z 0-9 - _ and the dots), so a token is one path segment.
 Only `s3://<bucket>/jobs/...` objects may be named: uploads (`inbox/`) never get a link.
+
+A token naming a manifest (a streamed SOG's `lod-meta.json`) also opens the files beside and below
+it: its URL is `<base>/links/<token>/lod-meta.json`, so a viewer that resolves the manifest's file
+names (`0_0/meta.json`, then `0_0/means_l.webp`) against that URL asks for
+`<base>/links/<token>/0_0/meta.json`, which `resolve_beside` maps to the object next to it.
 Pure: no environment, no AWS; `verify` takes `now` (Unix seconds) from its caller.
 """
 
@@ -132,6 +137,31 @@ def verify(secret: bytes, token: str, now: int) -> str:
     return uri
 
 
-def link_url(base_url: str, token: str) -> str:
-    """The URL a person opens: `<public API base>/links/<token>`."""
-    return f"{base_url.rstrip('/')}/links/{token}"
+def link_url(base_url: str, token: str, uri: str | None = None) -> str:
+    """The URL a person opens: `<public API base>/links/<token>`, plus `/<name>` for a manifest `uri`."""
+    url = f"{base_url.rstrip('/')}/links/{token}"
+    return f"{url}/{manifest_name(uri)}" if uri and manifest_name(uri) else url
+
+
+MANIFESTS = ("lod-meta.json",)  # files that name other files relative to themselves
+
+
+def manifest_name(uri: str) -> str | None:
+    name = uri.rsplit("/", 1)[-1]
+    return name if name in MANIFESTS else None
+
+
+def resolve_beside(uri: str, path: str) -> str:
+    """The object at relative `path` ('/'-separated) beside the manifest `uri` a token names.
+
+    Raises `LinkMalformed` when `uri` is no manifest or `path` leaves its folder.
+    """
+    if manifest_name(uri) is None:
+        raise LinkMalformed("only a link to a lod-meta.json opens the files beside it")
+    segments = path.split("/")
+    if any(part in ("", ".", "..") or "\\" in part for part in segments) or len(path) > MAX_TOKEN_CHARS:
+        raise LinkMalformed("not a relative path below the linked file's folder")
+    target = uri.rsplit("/", 1)[0] + "/" + path
+    if not is_linkable(target):
+        raise LinkMalformed("not a relative path below the linked file's folder")
+    return target

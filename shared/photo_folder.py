@@ -1,7 +1,9 @@
-"""The photos of a folder on this machine: the rules of shared/photo_formats.py applied to files.
+"""The photos and videos of a folder on this machine: the rules of shared/photo_formats.py applied
+to files.
 
 Used by the CLI (before anything is copied) and by the SfM stage (on its downloaded input), so
-both see the same photos, masks, skipped files and dropped duplicates. Standard library only.
+both see the same photos, videos, masks, sidecars, skipped files and dropped duplicates.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from shared.photo_formats import HEAD_BYTES, Selection, drop_duplicates, needs_head, select_photos
+from shared.photo_formats import (
+    HEAD_BYTES,
+    SIDECAR_SUFFIXES,
+    Selection,
+    drop_duplicates,
+    needs_head,
+    select_photos,
+)
 
 HASH_CHUNK = 1024 * 1024
 
@@ -38,9 +47,21 @@ def list_files(folder: Path) -> list[str]:
 
 
 def scan_folder(folder: Path) -> Selection:
-    """The folder's photos (relative paths, stable order), their masks, and every file left out
-    with the reason (duplicates name the photo kept)."""
-    names = list_files(folder)
+    """The folder's photos and videos (relative paths, stable order), their masks and sidecars, and
+    every file left out with the reason (duplicates name the file kept)."""
+    return _scan(folder, list_files(folder))
+
+
+def scan_file(path: Path) -> Selection:
+    """One file given on its own (`spaceport run clip.mp4`) with its sidecar beside it (`clip.SRT`),
+    as names relative to its folder; nothing else in that folder is looked at."""
+    stem = path.stem.casefold()
+    sidecars = [p.name for p in path.parent.iterdir()
+                if p.is_file() and p.stem.casefold() == stem and p.suffix.lower() in SIDECAR_SUFFIXES]
+    return _scan(path.parent, [path.name, *sidecars])
+
+
+def _scan(folder: Path, names: list[str]) -> Selection:
     heads: dict[str, bytes] = {}
     sizes: dict[str, int] = {}
     for name in names:
@@ -50,7 +71,8 @@ def scan_folder(folder: Path) -> Selection:
             with path.open("rb") as handle:
                 heads[name] = handle.read(HEAD_BYTES)
     selection = select_photos(names, heads, sizes)
-    same_size = Counter(sizes[photo] for photo in selection.photos)
-    # Identical files have equal sizes: only photos sharing a size with another are read through.
-    fingerprints = {p: content_hash(folder / p) for p in selection.photos if same_size[sizes[p]] > 1}
+    files = [*selection.photos, *selection.videos]
+    same_size = Counter(sizes[name] for name in files)
+    # Identical files have equal sizes: only files sharing a size with another are read through.
+    fingerprints = {n: content_hash(folder / n) for n in files if same_size[sizes[n]] > 1}
     return drop_duplicates(selection, fingerprints)

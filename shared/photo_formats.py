@@ -1,20 +1,20 @@
-"""What counts as a photo: the one list of accepted formats, file-name rules and limits.
+"""What counts as a photo or a video: the one list of accepted formats, file-name rules and limits.
 
-The CLI, the ingest service and the SfM stage all select photos with `select_photos`, so a file
+The CLI, the ingest service and the SfM stage all select inputs with `select_photos`, so a file
 that one of them takes is taken by all three. Pure Python (the ingest Lambda imports it): it
-decides from names and the first bytes of a file. Whether a photo is *readable* is decided by
-decoding it (Pillow + pillow-heif) in the SfM stage, never here.
+decides from names and the first bytes of a file. Whether a photo or video is *readable* is
+decided by decoding it (Pillow + pillow-heif, PyAV) in the SfM stage, never here.
 
 Layout rules (local folders and `inbox/<name>/**` alike):
 - photos are collected recursively, in a stable order (case-folded relative path);
 - hidden files and folders (`.name`), `__MACOSX` zip residue, our own outputs (`sparse/`,
   `previews/`, `sog/`, a folder holding a stage's `metrics.json`) and nerfstudio's downscaled
   copies (`images_2/`, `images_4/`, `images_8/`) are skipped and named;
-- a folder named `masks` holds masks, not photos (see `mask_candidates`).
+- a folder named `masks` holds masks, not photos (see `mask_candidates`);
+- a video's DJI telemetry subtitle (`DJI_0001.SRT` beside `DJI_0001.MP4`) is its sidecar; its
+  low-resolution copy (`.LRV`) and thumbnail (`.THM`) are skipped and named.
 
-Signatures: JPEG (ITU T.81), PNG (RFC 2083), TIFF 6.0 / BigTIFF, RIFF WebP, ISO-BMFF `ftyp`
-brands of HEIF (ISO/IEC 23008-12) and AVIF, JPEG 2000 (ISO/IEC 15444-1 box and codestream), BMP,
-GIF87a/89a.
+Signatures (what the first bytes say a file is) are in shared/signatures.py.
 """
 
 from __future__ import annotations
@@ -25,6 +25,22 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from shared.signatures import (
+    is_avi,
+    is_avif,
+    is_bmp,
+    is_gif,
+    is_heif,
+    is_isobmff_video,
+    is_jpeg,
+    is_jpeg2000,
+    is_matroska,
+    is_mpeg_ts,
+    is_png,
+    is_tiff,
+    is_webp,
+)
+
 
 @dataclass(frozen=True)
 class PhotoFormat:
@@ -34,85 +50,40 @@ class PhotoFormat:
     matches: Callable[[bytes], bool]  # the file's first bytes carry this format's signature
 
 
-def _is_jpeg(head: bytes) -> bool:
-    return head[:3] == b"\xff\xd8\xff"
-
-
-def _is_png(head: bytes) -> bool:
-    return head[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def _is_tiff(head: bytes) -> bool:
-    return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-
-
-def _is_webp(head: bytes) -> bool:
-    return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-
-
-HEIF_BRANDS = frozenset(
-    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
-)
-AVIF_BRANDS = frozenset({b"avif", b"avis"})
-
-
-def _ftyp_brands(head: bytes) -> set[bytes]:
-    """Major and compatible brands of an ISO-BMFF `ftyp` box at the start of the file."""
-    if head[4:8] != b"ftyp" or len(head) < 12:
-        return set()
-    size = int.from_bytes(head[:4], "big")
-    end = min(len(head), size if size >= 16 else len(head))
-    brands = {head[8:12]}
-    brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
-    return brands
-
-
-def _is_avif(head: bytes) -> bool:
-    brands = _ftyp_brands(head)
-    return bool(brands & AVIF_BRANDS) and head[8:12] in AVIF_BRANDS | {b"mif1", b"msf1"}
-
-
-def _is_heif(head: bytes) -> bool:
-    return bool(_ftyp_brands(head) & HEIF_BRANDS) and not _is_avif(head)
-
-
-def _is_jpeg2000(head: bytes) -> bool:
-    return head[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or head[:4] == b"\xff\x4f\xff\x51"
-
-
-BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})  # BITMAPCOREHEADER ... BITMAPV5HEADER
-
-
-def _is_bmp(head: bytes) -> bool:
-    return head[:2] == b"BM" and len(head) >= 18 and int.from_bytes(head[14:18], "little") in BMP_HEADER_SIZES
-
-
-def _is_gif(head: bytes) -> bool:
-    return head[:6] in (b"GIF87a", b"GIF89a")
-
-
 FORMATS: tuple[PhotoFormat, ...] = (
-    PhotoFormat("JPEG", ("JPEG", "MPO"), (".jpg", ".jpeg", ".jpe", ".jfif", ".jif"), _is_jpeg),
-    PhotoFormat("PNG", ("PNG",), (".png",), _is_png),
-    PhotoFormat("TIFF", ("TIFF",), (".tif", ".tiff"), _is_tiff),
-    PhotoFormat("WebP", ("WEBP",), (".webp",), _is_webp),
-    PhotoFormat("HEIC/HEIF", ("HEIF",), (".heic", ".heif", ".hif"), _is_heif),
-    PhotoFormat("AVIF", ("AVIF",), (".avif",), _is_avif),
-    PhotoFormat("JPEG 2000", ("JPEG2000",), (".jp2", ".j2k", ".jpf", ".jpx"), _is_jpeg2000),
-    PhotoFormat("BMP", ("BMP",), (".bmp",), _is_bmp),
-    PhotoFormat("GIF", ("GIF",), (".gif",), _is_gif),
+    PhotoFormat("JPEG", ("JPEG", "MPO"), (".jpg", ".jpeg", ".jpe", ".jfif", ".jif"), is_jpeg),
+    PhotoFormat("PNG", ("PNG",), (".png",), is_png),
+    PhotoFormat("TIFF", ("TIFF",), (".tif", ".tiff"), is_tiff),
+    PhotoFormat("WebP", ("WEBP",), (".webp",), is_webp),
+    PhotoFormat("HEIC/HEIF", ("HEIF",), (".heic", ".heif", ".hif"), is_heif),
+    PhotoFormat("AVIF", ("AVIF",), (".avif",), is_avif),
+    PhotoFormat("JPEG 2000", ("JPEG2000",), (".jp2", ".j2k", ".jpf", ".jpx"), is_jpeg2000),
+    PhotoFormat("BMP", ("BMP",), (".bmp",), is_bmp),
+    PhotoFormat("GIF", ("GIF",), (".gif",), is_gif),
+)
+VIDEO_FORMATS: tuple[PhotoFormat, ...] = (  # pillow_formats: the PyAV (FFmpeg) demuxer names
+    PhotoFormat("MP4/MOV", ("mov,mp4,m4a,3gp,3g2,mj2",), (".mp4", ".mov", ".m4v", ".3gp"), is_isobmff_video),
+    PhotoFormat("MKV/WebM", ("matroska,webm",), (".mkv", ".webm"), is_matroska),
+    PhotoFormat("AVI", ("avi",), (".avi",), is_avi),
+    PhotoFormat("MPEG-TS", ("mpegts",), (".mts", ".m2ts", ".ts"), is_mpeg_ts),
 )
 PHOTO_SUFFIXES = frozenset(s for f in FORMATS for s in f.suffixes)
 PILLOW_FORMATS = frozenset(p for f in FORMATS for p in f.pillow_formats)
 FORMAT_NAMES = ", ".join(f.name for f in FORMATS)
+VIDEO_FORMAT_NAMES = ", ".join(f.name for f in VIDEO_FORMATS)
 # Camera RAW files: Pillow would open some (DNG, NEF...) as TIFF and give the small embedded
 # preview, so they are skipped by name and the user is asked for JPEG or TIFF exports.
 RAW_SUFFIXES = frozenset(
     ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .pef .srw .x3f .3fr .iiq .erf .kdc .mrw .raw".split()
 )
-VIDEO_SUFFIXES = frozenset(".mp4 .mov .m4v .avi .mkv .mts .m2ts .lrv .insv .360 .webm".split())
+VIDEO_SUFFIXES = frozenset(s for f in VIDEO_FORMATS for s in f.suffixes)
+# A drone's or action camera's low-resolution copy and thumbnail of each video (DJI, GoPro).
+VIDEO_PROXY_SUFFIXES = frozenset({".lrv", ".thm"})
+# 360-degree videos (two fisheye images per frame: Insta360, GoPro MAX) need a reframing export.
+VIDEO_360_SUFFIXES = frozenset({".insv", ".360"})
+SIDECAR_SUFFIXES = (".srt",)  # DJI telemetry subtitles: per-frame GPS, altitude, focal length
 MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")  # in order of preference
-HEAD_BYTES = 64  # enough for every signature above (an ftyp box lists its brands in ~40 bytes)
+HEAD_BYTES = 200  # enough for every signature above (MPEG-TS: a sync byte at 0 and 188, M2TS 4 and 196)
 
 MANIFEST_NAME = "job.json"
 MASKS_DIR = "masks"
@@ -128,36 +99,56 @@ MAX_PIXELS = 120_000_000  # larger images are refused before anyone decodes them
 # SfM stage places every photo of the synthetic orbit and drone sets at 320x240, 280x210 and
 # 240x180 (3 seeds each), and fails the orbit set at 200x150 (too few 3D points) and below.
 MIN_PHOTO_SIDE = 180
+# Videos: a DJI card splits recordings at 4 GiB; 30 minutes of 4K decodes in minutes on one CPU.
+MAX_VIDEO_BYTES = 8 * 1024**3
+MAX_VIDEO_SECONDS = 30 * 60
+MAX_VIDEO_PIXELS = 7680 * 4320  # 8K UHD
 
 
 class Skip(StrEnum):
-    """Why a file in a photo folder is not used as a photo."""
+    """Why a file in a photo folder is not used as a photo or video."""
 
     HIDDEN = "hidden"
     OUTPUT = "an output of ours or a downscaled copy"
     RAW = "camera RAW (export JPEG or TIFF)"
-    VIDEO = "video (not read)"
+    VIDEO_PROXY = "a video's low-resolution copy or thumbnail (the video itself is used)"
+    VIDEO_360 = "360-degree video (export a flat video first)"
+    NOT_VIDEO = "named as a video, but not one"
     NOT_PHOTO = "not a photo"
     EMPTY = "empty (0 bytes)"
     TOO_LARGE = "larger than the file size limit"
+    VIDEO_TOO_LARGE = f"a video larger than {MAX_VIDEO_BYTES // 1024**3} GiB"
     UNMATCHED_MASK = "a mask without a photo of the same name"
-    DUPLICATE = "an identical copy of another photo"
+    UNMATCHED_SIDECAR = "a telemetry subtitle without a video of the same name"
+    DUPLICATE = "an identical copy of another photo or video"
 
 
 @dataclass(frozen=True)
 class Skipped:
     name: str  # relative path in the folder
     reason: Skip
-    same_as: str | None = None  # for duplicates: the photo kept
+    same_as: str | None = None  # for duplicates: the photo or video kept
 
 
 @dataclass
 class Selection:
-    """A folder's photos (relative POSIX paths, in order), their masks and what was left out."""
+    """A folder's photos and videos (relative POSIX paths, in order), their masks and sidecars, and
+    what was left out."""
 
     photos: list[str] = field(default_factory=list)
     masks: dict[str, str] = field(default_factory=dict)  # photo -> its mask file
     skipped: list[Skipped] = field(default_factory=list)
+    videos: list[str] = field(default_factory=list)
+    sidecars: dict[str, str] = field(default_factory=dict)  # video -> its DJI .SRT telemetry
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every file a job reads: photos, masks, videos and sidecars."""
+        return [*self.photos, *self.masks.values(), *self.videos, *self.sidecars.values()]
+
+    def enough(self, min_photos: int) -> bool:
+        """At least min_photos photos, or a video (whose usable frames the SfM stage counts)."""
+        return len(self.photos) >= min_photos or bool(self.videos)
 
     def skipped_for(self, *reasons: Skip) -> list[Skipped]:
         return [s for s in self.skipped if s.reason in reasons]
@@ -173,11 +164,19 @@ def suffix_of(name: str) -> str:
 
 
 def photo_format(head: bytes) -> PhotoFormat | None:
-    """The accepted format whose signature the file's first bytes carry, if any."""
+    """The accepted photo format whose signature the file's first bytes carry, if any."""
     for fmt in FORMATS:
         if fmt.matches(head):
             return fmt
     return None
+
+
+def video_format(head: bytes) -> PhotoFormat | None:
+    """The accepted video container whose signature the file's first bytes carry (photos first:
+    a HEIC or AVIF photo is an ISO-BMFF file too)."""
+    if photo_format(head) is not None:
+        return None
+    return next((fmt for fmt in VIDEO_FORMATS if fmt.matches(head)), None)
 
 
 def _folders(name: str) -> list[str]:
@@ -235,7 +234,7 @@ def needs_head(name: str) -> bool:
     if not base or _is_hidden(name) or base == MANIFEST_NAME or _in_mask_folder(name):
         return False
     suffix = suffix_of(name)
-    return suffix not in RAW_SUFFIXES and suffix not in VIDEO_SUFFIXES
+    return suffix not in RAW_SUFFIXES | VIDEO_PROXY_SUFFIXES | VIDEO_360_SUFFIXES | set(SIDECAR_SUFFIXES)
 
 
 def select_photos(
@@ -243,19 +242,23 @@ def select_photos(
     heads: Mapping[str, bytes],
     sizes: Mapping[str, int] | None = None,
     max_bytes: int = MAX_FILE_BYTES,
+    max_video_bytes: int = MAX_VIDEO_BYTES,
 ) -> Selection:
-    """Pick the photos among the files of a folder.
+    """Pick the photos and videos among the files of a folder.
 
     names: every file's path relative to the folder (POSIX, no leading "/").
     heads: the first HEAD_BYTES of each file for which `needs_head` is true (a missing entry
-        counts as empty). A file is a photo when its bytes carry an accepted signature, whatever
-        its name ends in; a name ending in a photo suffix with other content is "not a photo".
-    sizes: file sizes in bytes, to skip files over `max_bytes` (optional).
+        counts as empty). A file is a photo (or video) when its bytes carry an accepted signature,
+        whatever its name ends in; a name ending in a photo (video) suffix with other content is
+        "not a photo" ("not a video").
+    sizes: file sizes in bytes, to skip photos over `max_bytes` and videos over
+        `max_video_bytes` (optional).
     """
     all_names = sorted(set(names), key=order_key)
     outputs = _output_folders(all_names)
     selection = Selection()
     mask_files: list[str] = []
+    sidecar_files: list[str] = []
     folded: set[str] = set()  # hidden and output folders are named once, not file by file
 
     def skip_once(root: str, reason: Skip) -> None:
@@ -263,35 +266,62 @@ def select_photos(
             folded.add(root)
             selection.skipped.append(Skipped(root, reason))
 
+    def skip(reason: Skip) -> None:
+        selection.skipped.append(Skipped(name, reason))
+
     for name in all_names:
         base = posixpath.basename(name)
         suffix = suffix_of(name)
         if base == MANIFEST_NAME and "/" not in name or base == OUTPUT_MARKER:
             continue  # ours: the job manifest, a stage's metrics
         output_root = _output_root(name, outputs)
+        head = heads.get(name, b"")
+        is_video = video_format(head) is not None if head else suffix in VIDEO_SUFFIXES
         if _is_hidden(name):
             skip_once(_skipped_root(name, _hidden_part), Skip.HIDDEN)
         elif output_root is not None:
             skip_once(output_root, Skip.OUTPUT)
         elif _in_mask_folder(name):
             mask_files.append(name)
+        elif suffix in SIDECAR_SUFFIXES:
+            sidecar_files.append(name)
         elif suffix in RAW_SUFFIXES:
-            selection.skipped.append(Skipped(name, Skip.RAW))
-        elif suffix in VIDEO_SUFFIXES:
-            selection.skipped.append(Skipped(name, Skip.VIDEO))
-        elif sizes is not None and sizes.get(name, 1) > max_bytes:
-            selection.skipped.append(Skipped(name, Skip.TOO_LARGE))
-        elif not heads.get(name, b""):
-            empty = Skip.EMPTY if suffix in PHOTO_SUFFIXES else Skip.NOT_PHOTO
-            selection.skipped.append(Skipped(name, empty))
-        elif photo_format(heads[name]) is None:
-            selection.skipped.append(Skipped(name, Skip.NOT_PHOTO))
-        else:
+            skip(Skip.RAW)
+        elif suffix in VIDEO_PROXY_SUFFIXES:
+            skip(Skip.VIDEO_PROXY)
+        elif suffix in VIDEO_360_SUFFIXES:
+            skip(Skip.VIDEO_360)
+        elif sizes is not None and sizes.get(name, 1) > (max_video_bytes if is_video else max_bytes):
+            skip(Skip.VIDEO_TOO_LARGE if is_video else Skip.TOO_LARGE)
+        elif not head:
+            skip(Skip.EMPTY if suffix in PHOTO_SUFFIXES | VIDEO_SUFFIXES else Skip.NOT_PHOTO)
+        elif photo_format(head) is not None:
             selection.photos.append(name)
+        elif is_video:
+            selection.videos.append(name)
+        else:
+            skip(Skip.NOT_VIDEO if suffix in VIDEO_SUFFIXES else Skip.NOT_PHOTO)
     selection.masks, unmatched = match_masks(selection.photos, mask_files)
     selection.skipped.extend(Skipped(m, Skip.UNMATCHED_MASK) for m in unmatched)
+    selection.sidecars, unmatched = match_sidecars(selection.videos, sidecar_files)
+    selection.skipped.extend(Skipped(m, Skip.UNMATCHED_SIDECAR) for m in unmatched)
     selection.skipped.sort(key=lambda s: order_key(s.name))
     return selection
+
+
+def match_sidecars(videos: list[str], sidecar_files: list[str]) -> tuple[dict[str, str], list[str]]:
+    """(video -> its telemetry subtitle, subtitles without a video): same folder, same stem, any
+    case (`DJI_0001.MP4` and `DJI_0001.SRT`)."""
+    by_stem = {posixpath.splitext(v)[0].casefold(): v for v in videos}
+    matched: dict[str, str] = {}
+    unmatched: list[str] = []
+    for sidecar in sidecar_files:
+        video = by_stem.get(posixpath.splitext(sidecar)[0].casefold())
+        if video is None or video in matched:
+            unmatched.append(sidecar)
+        else:
+            matched[video] = sidecar
+    return matched, unmatched
 
 
 def mask_candidates(photo: str) -> list[str]:
@@ -333,16 +363,16 @@ def match_masks(photos: list[str], mask_files: list[str]) -> tuple[dict[str, str
 
 
 def drop_duplicates(selection: Selection, fingerprints: Mapping[str, object]) -> Selection:
-    """Keep one photo of each set with equal fingerprints (content hash, or S3 ETag + size).
+    """Keep one photo (or video) of each set with equal fingerprints (content hash, or S3 ETag + size).
 
     The kept one is the shortest name (then the first in order): `IMG_1.JPG` rather than its
-    sync copy `IMG_1 (1).JPG`. Photos without a fingerprint are always kept.
+    sync copy `IMG_1 (1).JPG`. Files without a fingerprint are always kept.
     """
     groups: dict[object, list[str]] = {}
-    for photo in selection.photos:
-        key = fingerprints.get(photo)
+    for name in [*selection.photos, *selection.videos]:
+        key = fingerprints.get(name)
         if key is not None:
-            groups.setdefault(key, []).append(photo)
+            groups.setdefault(key, []).append(name)
     dropped: dict[str, str] = {}
     for members in groups.values():
         keep = min(members, key=lambda n: (len(n), order_key(n)))
@@ -352,6 +382,8 @@ def drop_duplicates(selection: Selection, fingerprints: Mapping[str, object]) ->
         photos=[p for p in selection.photos if p not in dropped],
         masks={p: m for p, m in selection.masks.items() if p not in dropped},
         skipped=sorted(skipped, key=lambda s: order_key(s.name)),
+        videos=[v for v in selection.videos if v not in dropped],
+        sidecars={v: s for v, s in selection.sidecars.items() if v not in dropped},
     )
 
 

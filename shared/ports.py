@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from shared.events import Event
 from shared.jobs import Job, JobState
@@ -54,10 +54,22 @@ class StageRun:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class JobDescription:
+    """What SageMaker says about one job now, shaped as the detail of its state-change event
+    (Describe*Job answers carry the same fields; times as epoch milliseconds)."""
+
+    detail_type: str  # "SageMaker Training Job State Change" | "SageMaker Processing Job State Change"
+    detail: dict[str, Any]
+
+
 class StageLauncher(Protocol):
     def launch(self, run: StageRun) -> bool: ...  # True if created now, False if it already existed
+    """Raises QuotaExceeded when the account's quota for the instance type refuses the job."""
 
     def stop(self, stage: str, run_name: str) -> None: ...  # idempotent; a finished job is left alone
+
+    def describe(self, stage: str, run_name: str) -> JobDescription | None: ...  # None: no such job
 
 
 class JobTable(Protocol):
@@ -77,6 +89,9 @@ class JobTable(Protocol):
 
     def list_by_owner(self, owner: str, limit: int = 50) -> list[Job]: ...
 
+    def list_in_states(self, states: frozenset[JobState], limit: int = 500) -> list[Job]: ...
+    """Jobs whose state is one of `states` (the reconciler's view of running jobs)."""
+
     def claim_notification(self, job_id: str, token: str, now: datetime, lease_s: int) -> bool: ...
     """Take the right to send the outcome email: no email sent yet and no unexpired claim."""
 
@@ -86,11 +101,23 @@ class JobTable(Protocol):
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML body shows with `<img src="cid:{content_id}">` (MIME multipart/related)."""
+
+    content_id: str
+    data: bytes
+    subtype: str = "jpeg"  # image/<subtype>
+    filename: str = "preview.jpg"
+
+
+@dataclass(frozen=True)
 class Email:
     to: str
     subject: str
     text: str
     html: str
+    # Images carried in the message itself (local mail); the cloud links to them instead.
+    inline_images: tuple[InlineImage, ...] = ()
 
 
 class Mailer(Protocol):
@@ -125,6 +152,11 @@ class Pipeline:
     link_expiry_s: int = 7 * 24 * 3600
     viewer_base_url: str = "https://superspl.at/editor"
     max_receive_count: int = 3  # SQS redrive threshold: the last delivery marks the job failed
+    # How people get the results: "links" (cloud: expiring links, a hosted viewer) or "files"
+    # (local: paths on this machine, previews carried in the email, the viewer is a command).
+    delivery: Literal["links", "files"] = "links"
+    # "files": the command that serves a job's viewer, with {job_id} (e.g. `spaceport view {job_id}`).
+    viewer_command: str | None = None
 
 
 @dataclass

@@ -68,3 +68,16 @@ class NotifySettings:
             link_expiry_s=expiry,
             viewer_base_url=os.environ.get("VIEWER_BASE_URL", "https://superspl.at/editor"),
         )
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    after_s: float  # describe a stage's compute job once the stage has run this long
+    queue_urls: dict[str, str]  # stage -> its queue (where the state changes are re-delivered)
+
+    @classmethod
+    def from_env(cls) -> ReconcileSettings:
+        return cls(
+            after_s=float(os.environ.get("RECONCILE_AFTER_S", "900")),
+            queue_urls={stage: _required(f"{stage.upper()}_QUEUE_URL") for stage in ("sfm", "train", "compress")},
+        )

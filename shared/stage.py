@@ -9,6 +9,8 @@ model. `execute_stage` wraps that call the same way on SageMaker and locally:
   `out_dir/failure.json` and the SageMaker failure message file hold
   `{"cause": <CauseCode>, "message": ..., "advice": ...}`; exit code 2 (input) or 3 (resources).
 - any other exception: a failure with cause `internal_error`; exit code 1.
+- SIGTERM (SageMaker stopping the job; shared/termination.py): a failure marked `terminated`
+  (training saves a checkpoint first); exit code 143.
 
 The failure message file is what SageMaker reports as `FailureReason` (training) or `ExitMessage`
 (processing), so the cloud stage service reads the cause code from the job description without
@@ -34,6 +36,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from shared.causes import CauseCode, advice_for
+from shared.termination import EXIT_TERMINATED, StageTerminated, handling_sigterm
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +73,13 @@ class FailureReport(BaseModel):
     cause: CauseCode
     message: str
     advice: str
+    # The program was stopped (SIGTERM) rather than failing on its own: the platform's state
+    # (timeout, spot, a stop request) says why, not this report's cause.
+    terminated: bool = False
 
     def to_message(self) -> str:
         """Compact JSON that fits SageMaker's 1 KiB failure message."""
-        body = self.model_dump(mode="json")
+        body = self.model_dump(mode="json", exclude_defaults=True)
         text = json.dumps(body, separators=(",", ":"))
         while len(text.encode()) > FAILURE_MESSAGE_LIMIT and len(body["message"]) > 16:
             body["message"] = body["message"][: len(body["message"]) // 2] + "…"
@@ -83,22 +89,26 @@ class FailureReport(BaseModel):
 
     @classmethod
     def from_message(cls, text: str | None) -> FailureReport | None:
-        """Parse a failure message written by `to_message`; None for anything else."""
+        """Find a report written by `to_message` in a failure message: SageMaker may put text
+        before it (`AlgorithmError: `) and logs or truncation may follow it. None if absent."""
         if not text:
             return None
+        decoder = json.JSONDecoder()
         start = text.find("{")
-        if start < 0:
-            return None
-        try:
-            body = json.loads(text[start:])
-            cause = CauseCode(body["cause"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        return cls(
-            cause=cause,
-            message=str(body.get("message", "")),
-            advice=str(body.get("advice") or advice_for(cause)),
-        )
+        while start >= 0:
+            try:
+                body, _ = decoder.raw_decode(text, start)
+                cause = CauseCode(body["cause"])
+            except (ValueError, KeyError, TypeError):
+                start = text.find("{", start + 1)
+                continue
+            return cls(
+                cause=cause,
+                message=str(body.get("message", "")),
+                advice=str(body.get("advice") or advice_for(cause)),
+                terminated=bool(body.get("terminated", False)),
+            )
+        return None
 
 
 def peak_memory_mb() -> float:
@@ -167,14 +177,34 @@ def execute_stage(
     in_dir: Path,
     out_dir: Path,
     failure_message_path: Path | None = None,
+    cooperative_stop: bool = False,
 ) -> int:
-    """Run one stage program and record its outcome; returns the process exit code."""
+    """Run one stage program and record its outcome; returns the process exit code.
+
+    `cooperative_stop`: the program polls `shared.termination.stop_requested()` and ends itself
+    (after saving a checkpoint) on SIGTERM; otherwise SIGTERM interrupts it at once."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (METRICS_FILE, FAILURE_FILE):
         (out_dir / stale).unlink(missing_ok=True)
     started = time.monotonic()
+
+    def terminated_report(detail: str) -> FailureReport:
+        return FailureReport(
+            cause=CauseCode.INTERNAL_ERROR,
+            message=f"{stage} was stopped (SIGTERM) after {time.monotonic() - started:.0f} s: {detail}",
+            advice=advice_for(CauseCode.INTERNAL_ERROR),
+            terminated=True,
+        )
+
+    def on_deadline() -> None:
+        record_failure(stage, terminated_report("it did not stop by itself"), out_dir, failure_message_path)
+
     try:
-        metrics = program(cfg, in_dir, out_dir)
+        with handling_sigterm(on_deadline, cooperative=cooperative_stop):
+            metrics = program(cfg, in_dir, out_dir)
+    except StageTerminated as stopped:
+        report = terminated_report(str(stopped) or "stopped")
+        code = EXIT_TERMINATED
     except StageFailure as failure:
         report = FailureReport(cause=failure.cause, message=failure.message, advice=failure.advice)
         code = EXIT_RESOURCES if failure.cause in RESOURCE_CAUSES else EXIT_INPUT
@@ -203,10 +233,15 @@ def execute_stage(
         }
         write_json_atomic(out_dir / METRICS_FILE, body)
         return EXIT_OK
+    record_failure(stage, report, out_dir, failure_message_path)
+    return code
+
+
+def record_failure(stage: str, report: FailureReport, out_dir: Path, failure_message_path: Path | None) -> None:
+    """`out_dir/failure.json`, plus the SageMaker failure message file (FailureReason/ExitMessage)."""
     write_json_atomic(
         out_dir / FAILURE_FILE, {"status": "failed", "stage": str(stage), **report.model_dump(mode="json")}
     )
     if failure_message_path is not None:
         failure_message_path.parent.mkdir(parents=True, exist_ok=True)
         failure_message_path.write_text(report.to_message())
-    return code

@@ -5,10 +5,16 @@ A stage service hears three things and does one thing for each:
 - its trigger (the previous stage's completion event): claim the job for this stage, write the
   stage config, launch the compute job under a deterministic name. A duplicate trigger finds the
   job already claimed and the compute job already there, and changes nothing.
-- a SageMaker job-state change for one of its own jobs: on Completed, read `metrics.json`, mark
-  the stage done and publish the completion event; on Failed/Stopped, relaunch once when the
-  platform failed (capacity, throttling, spot) or mark the job failed and publish `JobFailed`.
+- a SageMaker job-state change for one of its own jobs (from EventBridge, or from the reconciler
+  that describes jobs whose event never came): on Completed, read `metrics.json`, mark the stage
+  done and publish the completion event; on Failed/Stopped, find the true cause
+  (shared/failures.py), relaunch once when the platform failed (capacity - then on demand, not
+  spot -, throttling, spot) or mark the job failed and publish `JobFailed`.
 - `JobCancelRequested`: stop its compute job if one runs.
+
+A launch refused by a service quota fails the job at once with advice naming the quota; a launch
+that finds its job already there describes it, and feeds a finished one through the same path as
+its event (the event may be long gone).
 
 Publishing is at-least-once: when a redelivered message finds its state change already written,
 the event is published again (consumers are idempotent), so a crash between the write and the
@@ -25,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.causes import TRANSIENT_CAUSES, CauseCode
+from shared.errors import QuotaExceeded
 from shared.events import (
     SAGEMAKER_SOURCE,
     Event,
@@ -34,7 +41,7 @@ from shared.events import (
     StageStarted,
     parse_event,
 )
-from shared.failures import classify_failure
+from shared.failures import classify_failure, lacks_program_report
 from shared.jobs import DONE, READY_FOR, RUNNING, FailureInfo, Job, JobState, StageRecord, states_before
 from shared.layout import (
     checkpoint_uri,
@@ -46,6 +53,7 @@ from shared.layout import (
 )
 from shared.options import JobOptions
 from shared.ports import Envelope, Pipeline, Ports, StageRun
+from shared.sagemaker_jobs import TERMINAL_STATUSES
 from shared.stage import FailureReport
 
 logger = logging.getLogger(__name__)
@@ -108,7 +116,7 @@ def on_trigger(spec: StageSpec, event: Event, ports: Ports, pipeline: Pipeline) 
             current = ports.table.get(job.job_id)
             if current is None or current.state is not running:
                 return
-    _launch(spec, run, attempt, ports)
+    _launch(spec, run, attempt, ports, pipeline)
 
 
 def _stage_run(spec: StageSpec, job: Job, pipeline: Pipeline, attempt: int) -> StageRun:
@@ -123,16 +131,20 @@ def _stage_run(spec: StageSpec, job: Job, pipeline: Pipeline, attempt: int) -> S
         config_uri=config_uri(pipeline.bucket, job.job_id, spec.stage),
         instance_type=defaults.instance_type,
         max_runtime_s=defaults.max_runtime_s,
-        spot=defaults.spot,
+        spot=defaults.spot and attempt == 1,  # a relaunch (no spot capacity, reclaimed) runs on demand
         checkpoint_uri=checkpoint_uri(pipeline.bucket, job.job_id) if spec.uses_checkpoints else None,
     )
 
 
-def _launch(spec: StageSpec, run: StageRun, attempt: int, ports: Ports) -> None:
+def _launch(spec: StageSpec, run: StageRun, attempt: int, ports: Ports, pipeline: Pipeline) -> None:
     ports.store.put_bytes(
         run.config_uri + "config.json", json.dumps(run.config, sort_keys=True).encode(), "application/json"
     )
-    created = ports.launcher.launch(run)
+    try:
+        created = ports.launcher.launch(run)
+    except QuotaExceeded as refused:
+        _fail_on_quota(spec, run, refused, ports)
+        return
     logger.info("stage launched" if created else "stage already launched", extra={"run_name": run.run_name})
     if created:
         ports.bus.publish(
@@ -144,6 +156,31 @@ def _launch(spec: StageSpec, run: StageRun, attempt: int, ports: Ports) -> None:
                 attempt=attempt,
             )
         )
+        return
+    # It exists already: a duplicate trigger (still running), or one whose end event is gone.
+    description = ports.launcher.describe(spec.stage, run.run_name)
+    if description is not None:
+        change = SageMakerJobStateChange.from_detail(description.detail_type, description.detail)
+        if change.status in TERMINAL_STATUSES:
+            on_job_state_change(spec, change, ports, pipeline)
+
+
+def _fail_on_quota(spec: StageSpec, run: StageRun, refused: QuotaExceeded, ports: Ports) -> None:
+    stage_parameter = f"{spec.stage.capitalize()}InstanceType"
+    report = FailureReport(
+        cause=CauseCode.SERVICE_QUOTA,
+        message=f"AWS refused to start the {spec.stage} job on {run.instance_type}: {refused.detail}"[:900],
+        advice=(
+            f"Ask the AWS account's administrator to raise the SageMaker quota \"{refused.quota}\" "
+            "(Service Quotas console, Amazon SageMaker; new accounts often have 0), or to deploy "
+            f"with another {stage_parameter}"
+            + (" or with TrainUseSpot=false" if run.spot else "")
+            + ". Then submit the job again."
+        ),
+    )
+    job = ports.table.get(run.job_id)
+    record = job.stages.get(spec.stage) if job is not None else None
+    fail_job(run.job_id, spec.stage, report, ports, record=record)
 
 
 def on_job_state_change(spec: StageSpec, change: SageMakerJobStateChange, ports: Ports, pipeline: Pipeline) -> None:
@@ -160,6 +197,13 @@ def on_job_state_change(spec: StageSpec, change: SageMakerJobStateChange, ports:
     if record is None or record.attempt != attempt:
         logger.info("state change for a superseded attempt", extra={"job_name": change.job_name})
         return
+    if spec.stage != "train" and lacks_program_report(change):
+        # A processing event without ExitMessage: the job's description has it.
+        description = ports.launcher.describe(spec.stage, change.job_name)
+        if description is not None:
+            described = SageMakerJobStateChange.from_detail(description.detail_type, description.detail)
+            if described.status == change.status:
+                change = described
     if change.status == "Completed":
         _on_completed(spec, job, record, change, ports, pipeline)
     elif change.status in ("Failed", "Stopped"):
@@ -214,8 +258,8 @@ def _on_failed(
 ) -> None:
     if job.state is JobState.CANCELLED:
         return  # the cancel already told the user
-    report = classify_failure(change.status, change.failure_reason, change.exit_message)
     defaults = pipeline.stages[spec.stage]
+    report = classify_failure(change, spec.stage, defaults.max_runtime_s)
     if report.cause in TRANSIENT_CAUSES and record.attempt < defaults.max_attempts:
         _relaunch(spec, job, record, ports, pipeline)
         return
@@ -231,7 +275,7 @@ def _relaunch(spec: StageSpec, job: Job, record: StageRecord, ports: Ports, pipe
         allowed_from=frozenset({RUNNING[spec.stage]}),
         changes={f"stages.{spec.stage}": retry.model_dump(mode="json")},
     )
-    _launch(spec, run, attempt, ports)
+    _launch(spec, run, attempt, ports, pipeline)
 
 
 def fail_job(

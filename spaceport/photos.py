@@ -1,7 +1,7 @@
-"""The CLI's side of a photo folder: find the photos (the rules of shared/photo_formats.py, as
-ingest and SfM apply them), refuse a folder before anything is copied or uploaded, copy it into
-the local inbox (and take the copy back when the job is refused), and say what happened to the
-photos afterwards.
+"""The CLI's side of a photo folder (or one video file): find the photos and videos (the rules of
+shared/photo_formats.py, as ingest and SfM apply them), refuse a folder before anything is copied
+or uploaded, copy it into the local inbox (and take the copy back when the job is refused), and
+say what happened to the photos afterwards.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ from typing import Any
 from shared.causes import CauseCode
 from shared.errors import UserInputError
 from shared.events import check_email
-from shared.photo_folder import scan_folder
-from shared.photo_formats import FORMAT_NAMES, MIN_PHOTOS, Selection, Skip, describe_skipped, name_list
+from shared.photo_folder import scan_file, scan_folder
+from shared.photo_formats import (
+    FORMAT_NAMES,
+    MIN_PHOTOS,
+    VIDEO_FORMAT_NAMES,
+    Selection,
+    Skip,
+    describe_skipped,
+    name_list,
+)
 
 
 @dataclass
@@ -25,11 +33,19 @@ class PhotoFolder:
 
     @property
     def files(self) -> dict[str, Path]:
-        """What a job needs from the folder (relative path -> file): the photos, their masks, and
-        the identical copies (ingest and SfM name them in their warnings)."""
-        names = [*self.selection.photos, *self.selection.masks.values()]
-        names += [s.name for s in self.selection.skipped_for(Skip.DUPLICATE)]
+        """What a job needs from the folder (relative path -> file): the photos, their masks, the
+        videos and their subtitles, and the identical copies (ingest and SfM name them in their
+        warnings)."""
+        names = [*self.selection.inputs, *(s.name for s in self.selection.skipped_for(Skip.DUPLICATE))]
         return {name: self.folder / name for name in names}
+
+    @property
+    def counted(self) -> str:
+        """'12 photos', '1 video', '3 photos and 2 videos'."""
+        photos, videos = len(self.selection.photos), len(self.selection.videos)
+        parts = [f"{photos} photo{'s' * (photos != 1)}"] if photos or not videos else []
+        parts += [f"{videos} video{'s' * (videos != 1)}"] if videos else []
+        return " and ".join(parts)
 
     @property
     def warnings(self) -> list[str]:
@@ -37,30 +53,41 @@ class PhotoFolder:
 
 
 def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = MIN_PHOTOS) -> PhotoFolder:
-    """Check the address, the folder and the photo count before anything is copied.
+    """Check the address, the folder (or single video file) and the photo count before anything is copied.
 
-    Raises UserInputError (INVALID_REQUEST for the address or folder, TOO_FEW_IMAGES or
-    UNREADABLE_IMAGES for the photos) with local paths in the message.
+    Raises UserInputError (INVALID_REQUEST for the address or folder, TOO_FEW_IMAGES,
+    UNREADABLE_IMAGES or UNREADABLE_VIDEO for the photos) with local paths in the message.
     """
     if email is not None:
         try:
             check_email(email)
         except ValueError as exc:
             raise UserInputError(CauseCode.INVALID_REQUEST, str(exc)) from exc
+    if folder.is_file():
+        found = PhotoFolder(folder.parent, scan_file(folder))
+        if not found.selection.videos:
+            raise UserInputError(
+                CauseCode.UNREADABLE_VIDEO,
+                f"{folder} is not a video ({VIDEO_FORMAT_NAMES}); give a video file or a folder of photos",
+            )
+        return found
     if not folder.is_dir():
-        raise UserInputError(CauseCode.INVALID_REQUEST, f"{folder} is not a folder of photos")
+        raise UserInputError(CauseCode.INVALID_REQUEST, f"{folder} is not a folder of photos or a video")
     found = PhotoFolder(folder, scan_folder(folder))
     count = len(found.selection.photos)
-    if count < min_photos:
+    if not found.selection.enough(min_photos):
         left_out = "; ".join(found.warnings)
         raw = found.selection.skipped_for(Skip.RAW)
         raw_would_do = raw and count + len(raw) >= min_photos
         cause = CauseCode.UNREADABLE_IMAGES if raw_would_do else CauseCode.TOO_FEW_IMAGES
+        if found.selection.skipped_for(Skip.NOT_VIDEO, Skip.VIDEO_360) and not raw_would_do:
+            cause = CauseCode.UNREADABLE_VIDEO  # a readable video would have been enough
         found_text = f"found {count} photos" if count else "no photos"
         raise UserInputError(
             cause,
-            f"{found_text} in {folder} or its sub-folders; at least {min_photos} are needed "
-            f"(accepted: {FORMAT_NAMES})" + (f"; {left_out}" if left_out else ""),
+            f"{found_text} in {folder} or its sub-folders; at least {min_photos} are needed, or a video "
+            f"(accepted: {FORMAT_NAMES}; videos: {VIDEO_FORMAT_NAMES})"
+            + (f"; {left_out}" if left_out else ""),
         )
     return found
 
@@ -96,6 +123,11 @@ def photo_notes(view: dict[str, Any], left_out: bool = True) -> list[str]:
             f"the photos form {len(groups)} separate groups ({', '.join(map(str, groups))} photos); "
             "the model holds one: submit each capture as its own job"
         )
+    for video in photos.get("videos") or []:
+        blurry, redundant = video.get("rejected_blurry", 0), video.get("rejected_redundant", 0)
+        skipped = f" (skipped: {blurry} blurry, {redundant} where the camera barely moved)"
+        counts = f"{video['name']}: {video['frames_kept']} frames from {video['used_s']:.1f} s"
+        notes.append(counts + (skipped if blurry + redundant else ""))
     if photos.get("with_masks"):
         notes.append(f"{photos['with_masks']} photos with masks (masked pixels ignored)")
     notes += [f"capture check: {finding}" for finding in photos.get("capture") or []]

@@ -10,15 +10,23 @@ SES                                OutboxMailer (.eml files, SMTP when configure
 
 Everything durable lives in the data dir, so a killed runtime loses nothing: `spaceport resume`
 starts a new one, which makes in-flight messages visible again and picks up the stage processes.
-One runtime per data dir at a time (a lock file).
+One runtime per data dir at a time (a lock file, which also names the job being driven).
+
+One job per run: `drive(..., job_id=J)` delivers only J's messages and watches, restarts or starts
+only J's stage processes; every other job stays queued, exactly as it was, until a runtime drives
+it (`spaceport resume`). No stage process outlives the runtime: leaving `running()` - normally,
+by an exception, Ctrl-C, SIGTERM or SIGHUP - ends the processes it started, and the kernel
+SIGTERMs them if the runtime itself is killed (shared/adapters/local/launcher.py).
 """
 
 from __future__ import annotations
 
 import fcntl
 import importlib
+import json
 import logging
 import os
+import signal
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -91,6 +99,7 @@ def local_pipeline(view_port: int = DEFAULT_VIEW_PORT) -> Pipeline:
         },
         viewer_base_url=f"http://127.0.0.1:{view_port}/",
         max_receive_count=3,
+        delivery="files",  # results are files on this machine: emails name paths, not links
     )
 
 
@@ -142,6 +151,7 @@ class LocalRuntime:
             store=self.store, bus=self.bus, table=self.table, launcher=self.launcher, mailer=self.mailer
         )
         self._lock_handle: Any = None
+        self._driving: str | None = None
 
     # --- paths --------------------------------------------------------------------------
 
@@ -159,7 +169,8 @@ class LocalRuntime:
 
     @contextmanager
     def running(self) -> Iterator[LocalRuntime]:
-        """Hold the data dir's runtime lock; a new runtime takes over what the last one left."""
+        """Hold the data dir's runtime lock; a new runtime takes over what the last one left.
+        On the way out (however it happens) the stage processes this runtime started end."""
         handle = (self.data_dir / "runtime.lock").open("a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -167,25 +178,52 @@ class LocalRuntime:
             handle.close()
             raise RuntimeBusy(f"another spaceport runtime is using {self.data_dir}") from None
         self._lock_handle = handle
+        self._mark_driving(None)
+        previous = _signals_interrupt()
         try:
             self.bus.release_in_flight()  # whoever received them is gone
             yield self
         finally:
-            self._lock_handle = None
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+            try:
+                self.launcher.interrupt()  # nothing of ours outlives the runtime
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+                self._driving = None
+                handle.truncate(0)
+                self._lock_handle = None
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
 
-    def is_driven(self) -> bool:
-        """Whether some runtime (this process or another) holds the data dir's lock right now."""
+    def _mark_driving(self, job_id: str | None) -> None:
+        """Record in the lock file which job this runtime drives (read by `is_driven`)."""
+        self._driving = job_id
         if self._lock_handle is not None:
-            return True
-        with (self.data_dir / "runtime.lock").open("a+") as handle:
+            self._lock_handle.seek(0)
+            self._lock_handle.truncate(0)
+            self._lock_handle.write(json.dumps({"pid": os.getpid(), "job_id": job_id}))
+            self._lock_handle.flush()
+
+    def is_driven(self, job_id: str | None = None) -> bool:
+        """Whether some runtime (this process or another) holds the data dir's lock right now;
+        with `job_id`, whether that runtime is driving this very job."""
+        if self._lock_handle is not None:
+            return job_id is None or self._driving == job_id
+        lock = self.data_dir / "runtime.lock"
+        with lock.open("a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+                held = True
+            else:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                held = False
+        if not held or job_id is None:
+            return held
+        try:
+            return json.loads(lock.read_text() or "{}").get("job_id") == job_id
+        except ValueError:
+            return False
 
     # --- the worker loop ----------------------------------------------------------------
 
@@ -198,14 +236,15 @@ class LocalRuntime:
             self.handlers[service] = module.handle
         return self.handlers[service]
 
-    def step(self, until: Callable[[], bool] | None = None) -> int:
+    def step(self, until: Callable[[], bool] | None = None, job_id: str | None = None) -> int:
         """Watch the stage processes, then deliver what is visible in every queue, one message at
         a time so that `until()` is checked between deliveries (and nothing is left received but
-        unhandled when it says stop). Returns the number of deliveries."""
-        self.launcher.poll()
+        unhandled when it says stop). With `job_id`, only that job's processes and messages.
+        Returns the number of deliveries."""
+        self.launcher.poll(job_id)
         delivered = 0
         for service in SERVICES:
-            while messages := self.bus.receive(service, max_messages=1):
+            while messages := self.bus.receive(service, max_messages=1, job_id=job_id):
                 delivered += 1
                 self._deliver(service, messages[0])
                 if until is not None and until():
@@ -243,19 +282,24 @@ class LocalRuntime:
         done: Callable[[], bool],
         on_tick: Callable[[], None] | None = None,
         timeout_s: float | None = None,
+        job_id: str | None = None,
     ) -> bool:
-        """Run the loop until `done()`; False on timeout."""
+        """Run the loop until `done()`; False on timeout. With `job_id`, drive that job only."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            delivered = self.step(until=done)
-            if on_tick is not None:
-                on_tick()
-            if done():
-                return True
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-            if not delivered:
-                time.sleep(self.poll_interval_s)
+        self._mark_driving(job_id)
+        try:
+            while True:
+                delivered = self.step(until=done, job_id=job_id)
+                if on_tick is not None:
+                    on_tick()
+                if done():
+                    return True
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
+                if not delivered:
+                    time.sleep(self.poll_interval_s)
+        finally:
+            self._mark_driving(None)
 
     # --- job-level helpers --------------------------------------------------------------
 
@@ -282,7 +326,8 @@ class LocalRuntime:
         return False
 
     def _object_created(self, bucket: str, key: str, size: int, etag: str) -> None:
-        """S3 -> EventBridge "Object Created", for the inbox only (the manifest route)."""
+        """S3 -> EventBridge "Object Created", for the inbox only (the manifest route). The
+        sequencer orders writes of one key, as S3's does: a re-upload is a new event."""
         if not key.startswith(INBOX) or not key.endswith(MANIFEST_NAME):
             return
         self.bus.publish_raw(
@@ -291,8 +336,24 @@ class LocalRuntime:
             {
                 "version": "0",
                 "bucket": {"name": bucket},
-                "object": {"key": key, "size": size, "etag": etag},
+                "object": {"key": key, "size": size, "etag": etag, "sequencer": f"{time.time_ns():016X}"},
                 "requester": "local",
                 "reason": "PutObject",
             },
         )
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _signals_interrupt() -> dict[int, Any]:
+    """SIGTERM and SIGHUP (the terminal closed) end the runtime like Ctrl-C; returns the previous
+    handlers (none outside the main thread, where no handler can be set)."""
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, _raise_interrupt)
+        except ValueError:
+            break
+    return previous

@@ -102,8 +102,30 @@ def delete_job(job_id: JobId) -> Response[dict[str, Any]]:
     },
 )
 def open_link(token: str) -> Response[str]:
+    return _redirect(token, None)
+
+
+@app.get(
+    "/links/<token>/<name>",
+    summary="A file beside a linked lod-meta.json (streamed model): 302 like /links/{token}",
+    responses={302: {"description": "Location: a presigned S3 URL of that file"}, 404: {"description": "no such link"}},
+)
+def open_link_beside(token: str, name: str) -> Response[str]:
+    return _redirect(token, name)
+
+
+@app.get(
+    "/links/<token>/<folder>/<name>",
+    summary="A file one folder below a linked lod-meta.json (a level's SOG chunk): 302 like /links/{token}",
+    responses={302: {"description": "Location: a presigned S3 URL of that file"}, 404: {"description": "no such link"}},
+)
+def open_link_below(token: str, folder: str, name: str) -> Response[str]:
+    return _redirect(token, f"{folder}/{name}")
+
+
+def _redirect(token: str, path: str | None) -> Response[str]:
     store = direct_store(ports_from_env().store)
-    location = links.open_link(token, link_secret(), store, pipeline_from_env().bucket, int(time.time()))
+    location = links.open_link(token, link_secret(), store, pipeline_from_env().bucket, int(time.time()), path)
     metrics.add_metric(name="LinkOpened", unit=MetricUnit.Count, value=1)
     headers = {"Location": location, **LINK_HEADERS}
     return Response(status_code=302, content_type="text/plain", body="", headers=headers)

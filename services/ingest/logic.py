@@ -57,6 +57,7 @@ class PhotoSet(BaseModel):
     count: int
     total_bytes: int
     warnings: list[str] = Field(default_factory=list)  # files left out (duplicates, RAW, ...), named
+    videos: int = 0
 
 
 def inbox_folder_name(inbox_uri: str) -> str:
@@ -69,7 +70,12 @@ def validate_photo_set(store: ObjectStore, inbox_uri: str, limits: PhotoLimits) 
     """Raise `UserInputError` with a specific cause and named files, or return the set's size and
     warnings (see services/ingest/photos.py)."""
     inbox = read_inbox(store, inbox_uri, inbox_folder_name(inbox_uri), limits)
-    return PhotoSet(count=len(inbox.photos), total_bytes=inbox.total_bytes, warnings=inbox.warnings)
+    return PhotoSet(
+        count=len(inbox.photos),
+        total_bytes=inbox.total_bytes,
+        warnings=inbox.warnings,
+        videos=len(inbox.videos),
+    )
 
 
 def _new_job(job_id: str, owner: str, email: str, inbox_uri: str, options: JobOptions, photos: PhotoSet) -> Job:
@@ -83,6 +89,7 @@ def _new_job(job_id: str, owner: str, email: str, inbox_uri: str, options: JobOp
         photo_count=photos.count,
         photo_bytes=photos.total_bytes,
         warnings=photos.warnings,
+        video_count=photos.videos,
         created_at=now,
         updated_at=now,
     )
@@ -123,8 +130,11 @@ def handle(envelope: Envelope, ports: Ports, pipeline: Pipeline, limits: PhotoLi
     if bucket != pipeline.bucket or not is_manifest:
         logger.warning("not a manifest of ours", extra={"bucket": bucket, "key": key})
         return
-    version = str(obj.get("etag") or obj.get("eTag") or obj.get("sequencer") or "")
-    job_id = new_job_id(f"manifest|{bucket}|{key}|{version}")
+    # One job per upload of the manifest: the object's version (versioned bucket) or S3's
+    # sequencer tells uploads apart, so a re-upload after a failure is a new job, while a
+    # redelivered event of the same upload is the same job. The ETag (content) cannot.
+    upload = obj.get("version-id") or obj.get("sequencer") or obj.get("etag") or obj.get("eTag") or ""
+    job_id = new_job_id(f"manifest|{bucket}|{key}|{upload}")
     owner = f"manifest:{envelope.detail.get('requester', 'unknown')}"
     existing = ports.table.get(job_id)
     if existing is not None:
@@ -243,7 +253,8 @@ def eta_seconds(job: Job, now: datetime) -> float | None:
     remaining = 0.0
     for stage in STAGES:
         record = job.stages.get(stage)
-        typical = typical_stage_seconds(stage, job.options.preset, job.photo_count)
+        images = job.photo_count + job.video_count * job.options.video_frame_cap
+        typical = typical_stage_seconds(stage, job.options.preset, images)
         if record is None:
             remaining += typical
         elif record.status == "running":
@@ -253,10 +264,12 @@ def eta_seconds(job: Job, now: datetime) -> float | None:
 
 def photo_summary(job: Job) -> dict[str, Any]:
     """What happened to the photos: files ingest left out, photos the camera solve could not
-    place, separate groups (two captures in one folder), photos with masks."""
+    place, separate groups (two captures in one folder), photos with masks, frames from videos."""
     sfm = job.stages["sfm"].metrics if "sfm" in job.stages else {}
     return {
         "count": job.photo_count,
+        "video_count": job.video_count,
+        "videos": list(sfm.get("videos", [])),
         "left_out": list(job.warnings),
         "unplaced": list(sfm.get("unplaced_photos", [])),
         "groups": list(sfm.get("photo_groups", [])),

@@ -1,13 +1,15 @@
 """Photo-set validation in the ingest Lambda: from the inbox listing and each file's first bytes.
 
-Which files are photos is decided by shared/photo_formats.py, as in the CLI and the SfM stage:
-every file under `inbox/<name>/` (recursively) whose first bytes carry the signature of an
-accepted format, whatever its name; RAW files, videos, sidecars, hidden and output folders are
-skipped and named. Byte-identical copies (same S3 ETag and size) are dropped with a warning.
+Which files are photos and videos is decided by shared/photo_formats.py, as in the CLI and the
+SfM stage: every file under `inbox/<name>/` (recursively) whose first bytes carry the signature
+of an accepted format, whatever its name; RAW files, video proxies, other files, hidden and output
+folders are skipped and named. Byte-identical copies (same S3 ETag and size) are dropped with a
+warning. A job needs MIN_PHOTOS photos or a video.
 
-No image library here (the Lambda stays light): whether a photo decodes, its pixel size and its
-mask are judged by the SfM stage with Pillow, which fails a set with the same causes and advice
-(`unreadable_images`, `image_too_small`, `image_too_large`, ...) and names the files.
+No image or video library here (the Lambda stays light): whether a photo or video decodes, its
+pixel size, a video's duration and its usable frames are judged by the SfM stage with Pillow and
+PyAV, which fails a set with the same causes and advice (`unreadable_images`,
+`unreadable_video`, `video_too_short`, `image_too_small`, ...) and names the files.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shared.photo_formats import (
     MAX_PHOTOS,
     MIN_PHOTOS,
     PHOTO_SUFFIXES,
+    VIDEO_SUFFIXES,
     Selection,
     Skip,
     describe_skipped,
@@ -48,10 +51,11 @@ class InboxPhotos:
     photos: list[StoredObject]
     selection: Selection
     warnings: list[str] = field(default_factory=list)  # every file left out, named
+    videos: list[StoredObject] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int:
-        return sum(p.size for p in self.photos)
+        return sum(p.size for p in [*self.photos, *self.videos])
 
 
 def _heads(store: ObjectStore, objects: dict[str, StoredObject], names: list[str]) -> dict[str, bytes]:
@@ -71,9 +75,10 @@ def read_inbox(store: ObjectStore, inbox_uri: str, folder: str, limits: PhotoLim
     """
     objects = {o.uri.removeprefix(inbox_uri): o for o in store.list(inbox_uri)}
     sizes = {name: item.size for name, item in objects.items()}
-    wanted = [n for n in objects if needs_head(n) and 0 < sizes[n] <= limits.max_bytes]
+    wanted = [n for n in objects if needs_head(n) and sizes[n] > 0]  # a video's head too, whatever its size
     selection = select_photos(objects, _heads(store, objects, wanted), sizes, limits.max_bytes)
-    fingerprints = {n: (objects[n].etag, objects[n].size) for n in selection.photos if objects[n].etag}
+    files = [*selection.photos, *selection.videos]
+    fingerprints = {n: (objects[n].etag, objects[n].size) for n in files if objects[n].etag}
     selection = drop_duplicates(selection, fingerprints)
     count = len(selection.photos)
     if count > limits.max_photos:
@@ -81,9 +86,14 @@ def read_inbox(store: ObjectStore, inbox_uri: str, folder: str, limits: PhotoLim
             CauseCode.INVALID_REQUEST,
             f"found {count} photos in {folder}; at most {limits.max_photos} are accepted per job",
         )
-    if count < limits.min_photos:
+    if not selection.enough(limits.min_photos):
         raise UserInputError(*_too_few(selection, folder, limits))
-    return InboxPhotos([objects[n] for n in selection.photos], selection, describe_skipped(selection.skipped))
+    return InboxPhotos(
+        [objects[n] for n in selection.photos],
+        selection,
+        describe_skipped(selection.skipped),
+        [objects[n] for n in selection.videos],
+    )
 
 
 def _too_few(selection: Selection, folder: str, limits: PhotoLimits) -> tuple[CauseCode, str]:
@@ -97,15 +107,24 @@ def _too_few(selection: Selection, folder: str, limits: PhotoLimits) -> tuple[Ca
         or s.reason in (Skip.NOT_PHOTO, Skip.EMPTY)
         and suffix_of(s.name) in PHOTO_SUFFIXES
     ]
+    unreadable_videos = [
+        s.name
+        for s in selection.skipped
+        if s.reason in (Skip.NOT_VIDEO, Skip.VIDEO_360)
+        or s.reason is Skip.EMPTY and suffix_of(s.name) in VIDEO_SUFFIXES
+    ]
     problems = [
         (CauseCode.UNREADABLE_IMAGES, unreadable),
+        (CauseCode.UNREADABLE_VIDEO, unreadable_videos),
+        (CauseCode.VIDEO_TOO_LARGE, [s.name for s in selection.skipped_for(Skip.VIDEO_TOO_LARGE)]),
         (CauseCode.IMAGE_TOO_LARGE, [s.name for s in selection.skipped_for(Skip.TOO_LARGE)]),
         (CauseCode.DUPLICATE_IMAGES, [s.name for s in selection.skipped_for(Skip.DUPLICATE)]),
     ]
     cause, names = max(problems, key=lambda p: len(p[1]))
-    found = f"found {count} photos in {folder}; at least {limits.min_photos} are needed"
+    found = f"found {count} photos in {folder}; at least {limits.min_photos} are needed, or a video"
     details = "; ".join(describe_skipped(selection.skipped))
     message = found + (f" ({details})" if details else "")
-    if names and (count == 0 or count + len(names) >= limits.min_photos):
+    a_video_would_do = cause in (CauseCode.UNREADABLE_VIDEO, CauseCode.VIDEO_TOO_LARGE)
+    if names and (count == 0 or count + len(names) >= limits.min_photos or a_video_would_do):
         return cause, message
     return CauseCode.TOO_FEW_IMAGES, message

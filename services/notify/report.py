@@ -1,18 +1,20 @@
-"""The job report: `report.json` (versioned schema, docs/report.md) and a readable `report.html`.
+"""The job report `report.json` (versioned schema, docs/report.md): what happened, with the
+figures each stage measured and the settings it actually used.
 
-Pure: job record + per-stage metrics + links in, a dict and an HTML string out. The notify
-service writes both to `jobs/<id>/notify/` in the cloud and locally alike.
+Pure: job record + per-stage metrics + links in, a dict out. The notify service writes it to
+`jobs/<id>/notify/` in the cloud and locally alike, with `report.html` (services/notify/page.py)
+beside it.
 """
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from typing import Any
 
 from shared.jobs import Job
+from shared.options import resolve
 from shared.pricing import estimated_cloud_cost_usd, stage_cost_usd
-from shared.quality import assess_quality, capture_findings
+from shared.quality import assess_quality
 
 REPORT_SCHEMA_VERSION = 1
 STAGES = ("sfm", "train", "compress")
@@ -44,11 +46,73 @@ def cost_breakdown(job: Job) -> dict[str, Any]:
     }
 
 
+# Compress-stage outputs a person downloads or views, by format: (report name, file under compress/).
+COMPRESS_OUTPUTS = {
+    "sog": ("model.sog", "model.sog"),
+    "spz": ("model.spz", "model.spz"),
+    "streamed-sog": ("lod/", "lod/lod-meta.json"),
+}
+
+
+def output_files(stage_metrics: dict[str, dict[str, Any]], links: dict[str, str]) -> list[dict[str, Any]]:
+    """Every model file of the job with its size: the trained PLY, then what compress wrote.
+
+    Each entry: name, format, bytes, files (a folder counts its files), link (None without one;
+    a streamed SOG is linked by its lod-meta.json) and, for a streamed SOG, first_render_bytes.
+    """
+    compress = stage_metrics.get("compress", {})
+    found = [{"name": "model.ply", "format": "ply", "bytes": compress.get("ply_bytes"), "files": 1,
+              "link": links.get("model.ply")}]  # fmt: skip
+    for entry in compress.get("outputs") or []:
+        if entry.get("format") not in COMPRESS_OUTPUTS:
+            continue  # sog/ (unbundled) holds the same model as model.sog
+        name, linked = COMPRESS_OUTPUTS[entry["format"]]
+        found.append({"name": name, "format": entry["format"], "bytes": entry["bytes"], "files": entry["files"],
+                      "link": links.get(linked)})  # fmt: skip
+        if entry["format"] == "streamed-sog":
+            found[-1]["first_render_bytes"] = (compress.get("lod") or {}).get("first_render_bytes")
+    if not compress.get("outputs") and compress.get("sog_bytes") is not None:  # metrics of an older stage
+        found.append({"name": "model.sog", "format": "sog", "bytes": compress["sog_bytes"], "files": 1,
+                      "link": links.get("model.sog")})  # fmt: skip
+    return found
+
+
+def settings_used(job: Job, stage_metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The settings the stages recorded they ran with (null where a stage did not run or did
+    not record it: never the request in their place). `requested` shows what the job asked for
+    and the preset filled in, so a difference is visible."""
+    sfm, train = stage_metrics.get("sfm", {}), stage_metrics.get("train", {})
+    requested = resolve(job.options)
+    width, height = _pick(train, "image_width"), _pick(train, "image_height")
+    return {
+        "preset": str(job.options.preset),
+        "image_width": width,
+        "image_height": height,
+        "steps": _pick(train, "steps"),
+        "sh_degree": _pick(train, "sh_degree"),
+        "max_gaussians": _pick(train, "max_gaussians"),
+        "device": _pick(train, "device"),
+        "strategy": _pick(train, "strategy"),
+        "rasterizer": _pick(train, "rasterizer"),
+        "sfm_image_size": _pick(sfm, "image_size"),
+        "matcher": _pick(sfm, "matcher"),
+        "mapper": _pick(sfm, "mapper"),
+        "requested": {
+            "max_image_size": requested.max_image_size,
+            "steps": requested.steps,
+            "sh_degree": requested.sh_degree,
+            "max_gaussians": requested.max_gaussians,
+            "notes": list(requested.notes),
+        },
+    }
+
+
 def build_report(
     job: Job,
     stage_metrics: dict[str, dict[str, Any]],
     links: dict[str, str],
     generated_at: datetime,
+    viewer_command: str | None = None,
 ) -> dict[str, Any]:
     sfm = stage_metrics.get("sfm", {})
     train = stage_metrics.get("train", {})
@@ -64,8 +128,11 @@ def build_report(
             "bytes": job.photo_bytes,
             "left_out": list(job.warnings),
             "with_masks": _pick(sfm, "photos_with_masks"),
+            "video_count": job.video_count,
+            "videos": _pick(sfm, "videos"),
         },
         "options": job.options.model_dump(mode="json"),
+        "settings": settings_used(job, stage_metrics),
         "stages": {
             stage: {
                 "status": record.status,
@@ -83,6 +150,7 @@ def build_report(
             "mean_reprojection_error_px": _pick(sfm, "mean_reprojection_error_px"),
             "matcher": _pick(sfm, "matcher"),
             "georeferenced": bool(_pick(sfm, "georeferenced")),
+            "model_source": _pick(sfm, "model_source") or ("solved" if sfm else None),
             "unplaced_photos": _pick(sfm, "unplaced_photos") or [],
             "photo_groups": _pick(sfm, "photo_groups") or [],
             "warnings": _pick(sfm, "warnings") or [],
@@ -105,17 +173,19 @@ def build_report(
         "cost": cost_breakdown(job),
         "failure": job.failure.model_dump(mode="json") if job.failure else None,
         "links": links,
+        "outputs": output_files(stage_metrics, links),
+        "viewer_command": viewer_command,
     }
 
 
-def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
-    if value is None:
+def size_text(size: int | None) -> str:
+    """Bytes as a person reads them: 820 KB, 12.4 MB, 1.07 GB."""
+    if size is None:
         return "–"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}{unit}"
-    if isinstance(value, int):
-        return f"{value:,}{unit}"
-    return f"{value}{unit}"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}" if size < 100 * scale else f"{size / scale:,.0f} {unit}"
+    return f"{size} B"
 
 
 def duration_text(seconds: float | None) -> str:
@@ -123,86 +193,12 @@ def duration_text(seconds: float | None) -> str:
         return "–"
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
-
-
-def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
-    sfm, quality, model, cost = report["sfm"], report["quality"], report["model"], report["cost"]
-    rows = [
-        ("Photos placed in 3D", f"{_fmt(sfm['images_registered'])} of {_fmt(sfm['images_in'])}"),
-        *photo_rows(report),
-        ("Matcher", _fmt(sfm["matcher"])),
-        ("Reprojection error", _fmt(sfm["mean_reprojection_error_px"], " px")),
-        ("Held-out PSNR", _fmt(quality["psnr"], " dB")),
-        ("Held-out SSIM", _fmt(quality["ssim"], "", 3)),
-        ("Gaussians", _fmt(quality["gaussians"])),
-        ("Web model size", _fmt(None if model["sog_bytes"] is None else model["sog_bytes"] / 1e6, " MB")),
-        ("Compression vs PLY", _fmt(model["compression_ratio"], "×", 1)),
-    ]
-    for stage, info in report["stages"].items():
-        rows.append((f"{stage} time", f"{duration_text(info['duration_s'])} on {info['instance_type'] or '–'}"))
-    ran_locally = all(info["instance_type"] == "local" for info in report["stages"].values())
-    if ran_locally:
-        rows.append(("Cloud cost of this job (estimate)", f"about ${cost['cloud_estimate']:.2f}"))
-    else:
-        rows.append(("Compute cost (on-demand)", "–" if cost["total"] is None else f"${cost['total']:.2f}"))
-    return rows
-
-
-def photo_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
-    """What happened to the photos, when something did: left out, not placed, split, masked."""
-    photos, sfm = report["photos"], report["sfm"]
-    rows = []
-    if photos.get("left_out"):
-        rows.append(("Left out", "; ".join(photos["left_out"])))
-    if sfm.get("unplaced_photos"):
-        unplaced = sfm["unplaced_photos"]
-        shown = ", ".join(unplaced[:8]) + (f" and {len(unplaced) - 8} more" if len(unplaced) > 8 else "")
-        rows.append(("Not placed in 3D", f"{len(unplaced)}: {shown}"))
-    groups = sfm.get("photo_groups") or []
-    if len(groups) > 1:
-        sizes = ", ".join(str(g) for g in groups)
-        advice = "the model holds one; submit each capture as its own job"
-        rows.append(("Separate groups", f"{len(groups)} ({sizes} photos): {advice}"))
-    if photos.get("with_masks"):
-        rows.append(("Photos with masks", f"{photos['with_masks']} (masked pixels ignored)"))
-    rows += [("Capture check", finding) for finding in capture_findings(sfm)]
-    return rows
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def poor_quality(report: dict[str, Any]) -> dict[str, Any] | None:
     """The quality assessment when the delivered model is poor (shared/quality.py), else None."""
     assessment = report["quality"].get("assessment")
     return assessment if assessment and assessment["poor"] else None
-
-
-def render_html(report: dict[str, Any]) -> str:
-    rows = "\n".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary_rows(report)
-    )
-    links = "\n".join(
-        f'<li><a href="{html.escape(url)}">{html.escape(name)}</a></li>' for name, url in report["links"].items()
-    )
-    failure = ""
-    if poor := poor_quality(report):
-        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in poor["reasons"])
-        advice = "".join(f"<p>{html.escape(a)}</p>" for a in poor["advice"])
-        failure = f"<h2>The model's quality is poor</h2><ul>{reasons}</ul><h2>What to do</h2>{advice}"
-    if report["failure"]:
-        f = report["failure"]
-        failure = (
-            f"<h2>Why it failed</h2><p>{html.escape(f['message'])}</p>"
-            f"<h2>What to do</h2><p>{html.escape(f['advice'])}</p>"
-        )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Spaceport job {report['job_id']}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;color:#222}}
-th{{text-align:left;padding:.2rem 1rem .2rem 0;font-weight:500;color:#555}}td{{padding:.2rem 0}}</style>
-</head><body>
-<h1>Spaceport job {html.escape(report['job_id'])}: {html.escape(report['state'])}</h1>
-{failure}
-<table>{rows}</table>
-<h2>Files</h2><ul>{links}</ul>
-<p><small>Report schema v{report['schema_version']}, generated {html.escape(report['generated_at'])}.</small></p>
-</body></html>
-"""

@@ -1,4 +1,8 @@
-"""AWS adapters for the ports. Clients come from `clients()` (built once per cold start)."""
+"""AWS adapters for the ports. Clients come from `clients()` (built once per cold start).
+
+S3, Secrets Manager, EventBridge, SES and SQS live here; the SageMaker launcher in
+shared/adapters/sagemaker.py and the DynamoDB jobs table in shared/adapters/dynamo.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import functools
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import boto3
@@ -15,10 +18,9 @@ from botocore.exceptions import ClientError
 
 from shared.errors import NotFoundError, SpaceportError, TransientError
 from shared.events import EVENT_SOURCE, Event
-from shared.jobs import Job, JobState
 from shared.layout import split_uri
 from shared.links import link_url, sign
-from shared.ports import Email, ObjectStore, StageRun, StoredObject
+from shared.ports import Email, JobDescription, ObjectStore, StoredObject
 
 MAX_LINK_EXPIRY_S = 7 * 24 * 3600
 
@@ -34,7 +36,6 @@ _THROTTLING = {
     "ServiceUnavailable",
     "InternalServerError",
     "InternalFailure",
-    "ResourceLimitExceeded",
 }
 
 
@@ -57,7 +58,7 @@ def clients() -> dict[str, Any]:
     # SigV4 presigning: links carry X-Amz-Expires and S3 refuses any longer than 7 days.
     s3_config = config.merge(BotoConfig(signature_version="s3v4", s3={"addressing_style": "virtual"}))
     session = boto3.session.Session()
-    names = ("events", "sagemaker", "dynamodb", "ses", "secretsmanager")
+    names = ("events", "sagemaker", "dynamodb", "ses", "secretsmanager", "sqs")
     made = {name: session.client(name, config=config) for name in names}
     made["s3"] = session.client("s3", config=s3_config)
     return made
@@ -178,7 +179,7 @@ class TokenLinkStore:
         if not 0 < expires_s <= MAX_LINK_EXPIRY_S:
             raise ValueError(f"links expire within 7 days, not {expires_s} s")
         now = int(self._clock())
-        return link_url(self._base_url, sign(self._secret(), uri, now + expires_s, now=now))
+        return link_url(self._base_url, sign(self._secret(), uri, now + expires_s, now=now), uri)
 
 
 class EventBridgeBus:
@@ -202,290 +203,6 @@ class EventBridgeBus:
             raise TransientError(f"put_events rejected: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}")
 
 
-class SageMakerLauncher:
-    """Processing jobs for sfm and compress, a Training job for train; names are deterministic."""
-
-    def __init__(self, sagemaker: Any, image_uri: str, role_arn: str) -> None:
-        self._sm = sagemaker
-        self._image = image_uri
-        self._role = role_arn
-
-    def launch(self, run: StageRun) -> bool:
-        try:
-            if run.stage == "train":
-                self._sm.create_training_job(**self.training_request(run))
-            else:
-                self._sm.create_processing_job(**self.processing_request(run))
-        except ClientError as exc:
-            code = error_code(exc)
-            message = str(exc.response.get("Error", {}).get("Message", ""))
-            if code == "ResourceInUse" or (code == "ValidationException" and "already exists" in message):
-                return False
-            raise translate(exc, f"create {run.run_name}") from exc
-        return True
-
-    def stop(self, stage: str, run_name: str) -> None:
-        try:
-            if stage == "train":
-                self._sm.stop_training_job(TrainingJobName=run_name)
-            else:
-                self._sm.stop_processing_job(ProcessingJobName=run_name)
-        except ClientError as exc:
-            if error_code(exc) in {"ValidationException", "ResourceNotFound"}:
-                return  # already finished or never started: nothing to stop
-            raise translate(exc, f"stop {run_name}") from exc
-
-    def processing_request(self, run: StageRun) -> dict[str, Any]:
-        tags = [{"Key": k, "Value": v} for k, v in sorted({"spaceport:job": run.job_id, **run.tags}.items())]
-        return {
-            "ProcessingJobName": run.run_name,
-            "RoleArn": self._role,
-            "AppSpecification": {"ImageUri": self._image},
-            "ProcessingResources": {
-                "ClusterConfig": {"InstanceCount": 1, "InstanceType": run.instance_type, "VolumeSizeInGB": 50}
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": run.max_runtime_s},
-            "ProcessingInputs": [
-                {
-                    "InputName": "data",
-                    "S3Input": {
-                        "S3Uri": run.input_uri,
-                        "LocalPath": "/opt/ml/processing/input/data",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                },
-                {
-                    # Written by the stage service before launch (Environment values cap at 256 chars).
-                    "InputName": "config",
-                    "S3Input": {
-                        "S3Uri": run.config_uri,
-                        "LocalPath": "/opt/ml/processing/input/config",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                },
-            ],
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": "result",
-                        "S3Output": {
-                            "S3Uri": run.output_uri,
-                            "LocalPath": "/opt/ml/processing/output",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
-            },
-            "Tags": tags,
-        }
-
-    def training_request(self, run: StageRun) -> dict[str, Any]:
-        tags = [{"Key": k, "Value": v} for k, v in sorted({"spaceport:job": run.job_id, **run.tags}.items())]
-        request: dict[str, Any] = {
-            "TrainingJobName": run.run_name,
-            "RoleArn": self._role,
-            "AlgorithmSpecification": {"TrainingImage": self._image, "TrainingInputMode": "File"},
-            "HyperParameters": {
-                "config": json.dumps(run.config, separators=(",", ":")),
-                "output_uri": run.output_uri,
-            },
-            "InputDataConfig": [
-                {
-                    "ChannelName": "sfm",
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": run.input_uri,
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                }
-            ],
-            # Products are uploaded file by file to output_uri; this only holds SageMaker's tarball.
-            "OutputDataConfig": {"S3OutputPath": run.output_uri + "sagemaker/"},
-            "ResourceConfig": {"InstanceType": run.instance_type, "InstanceCount": 1, "VolumeSizeInGB": 50},
-            "StoppingCondition": {"MaxRuntimeInSeconds": run.max_runtime_s},
-            "Tags": tags,
-        }
-        if run.spot:
-            request["EnableManagedSpotTraining"] = True
-            request["StoppingCondition"]["MaxWaitTimeInSeconds"] = run.max_runtime_s * 2
-        if run.checkpoint_uri:
-            request["CheckpointConfig"] = {"S3Uri": run.checkpoint_uri, "LocalPath": "/opt/ml/checkpoints"}
-        return request
-
-
-def _to_item(value: Any) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer
-
-    return TypeSerializer().serialize(value)
-
-
-def _plain(model_dump: Any) -> Any:
-    """JSON-safe structure for DynamoDB (floats become Decimal through a JSON round trip)."""
-    from decimal import Decimal
-
-    return json.loads(json.dumps(model_dump, default=str), parse_float=Decimal)
-
-
-class DynamoJobTable:
-    """Jobs table: partition key `job_id`; GSI `by_owner` (owner, created_at)."""
-
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
-        self._db = dynamodb
-        self._table = table_name
-
-    def _item(self, job: Job) -> dict[str, Any]:
-        body = _plain(job.model_dump(mode="json"))
-        return {key: _to_item(value) for key, value in body.items() if value is not None}
-
-    def create(self, job: Job) -> bool:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=self._item(job),
-                ConditionExpression="attribute_not_exists(job_id)",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise translate(exc, "create job") from exc
-        return True
-
-    def get(self, job_id: str) -> Job | None:
-        from boto3.dynamodb.types import TypeDeserializer
-
-        try:
-            found = self._db.get_item(TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True)
-        except ClientError as exc:
-            raise translate(exc, "get job") from exc
-        if "Item" not in found:
-            return None
-        plain = {key: TypeDeserializer().deserialize(value) for key, value in found["Item"].items()}
-        return Job.model_validate(json.loads(json.dumps(plain, default=_decimal)))
-
-    def update(
-        self,
-        job_id: str,
-        *,
-        allowed_from: frozenset[JobState],
-        state: JobState | None = None,
-        changes: dict[str, Any] | None = None,
-    ) -> bool:
-        names: dict[str, str] = {"#state": "state", "#updated": "updated_at"}
-        values: dict[str, Any] = {":updated": _to_item(datetime.now().astimezone().isoformat())}
-        sets = ["#updated = :updated"]
-        if state is not None:
-            values[":state"] = _to_item(str(state))
-            sets.append("#state = :state")
-        for index, (path, value) in enumerate((changes or {}).items()):
-            parts = path.split(".")
-            placeholders = []
-            for depth, part in enumerate(parts):
-                names[f"#p{index}_{depth}"] = part
-                placeholders.append(f"#p{index}_{depth}")
-            values[f":v{index}"] = _to_item(_plain(value))
-            sets.append(f"{'.'.join(placeholders)} = :v{index}")
-        allowed = sorted(str(s) for s in allowed_from)
-        for index, allowed_state in enumerate(allowed):
-            values[f":from{index}"] = _to_item(allowed_state)
-        condition = f"#state IN ({', '.join(f':from{i}' for i in range(len(allowed)))})"
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=f"attribute_exists(job_id) AND {condition}",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise translate(exc, "update job") from exc
-        return True
-
-    def list_by_owner(self, owner: str, limit: int = 50) -> list[Job]:
-        try:
-            found = self._db.query(
-                TableName=self._table,
-                IndexName="by_owner",
-                KeyConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": owner}},
-                ScanIndexForward=False,
-                Limit=limit,
-            )
-        except ClientError as exc:
-            raise translate(exc, "list jobs") from exc
-        jobs = []
-        for item in found.get("Items", []):
-            job = self.get(item["job_id"]["S"])
-            if job is not None:
-                jobs.append(job)
-        return jobs
-
-    def claim_notification(self, job_id: str, token: str, now: datetime, lease_s: int) -> bool:
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET notify_claim = :token, notify_claim_expires = :expires",
-                ConditionExpression=(
-                    "attribute_exists(job_id) AND attribute_not_exists(notified_at) AND "
-                    "(attribute_not_exists(notify_claim) OR notify_claim_expires < :now OR notify_claim = :token)"
-                ),
-                ExpressionAttributeValues={
-                    ":token": {"S": token},
-                    ":expires": {"N": str(int(now.timestamp()) + lease_s)},
-                    ":now": {"N": str(int(now.timestamp()))},
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise translate(exc, "claim notification") from exc
-        return True
-
-    def finish_notification(self, job_id: str, token: str, sent_at: datetime) -> None:
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET notified_at = :sent REMOVE notify_claim, notify_claim_expires",
-                ConditionExpression="notify_claim = :token",
-                ExpressionAttributeValues={":sent": {"S": sent_at.isoformat()}, ":token": {"S": token}},
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return
-            raise translate(exc, "finish notification") from exc
-
-    def release_notification(self, job_id: str, token: str) -> None:
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="REMOVE notify_claim, notify_claim_expires",
-                ConditionExpression="notify_claim = :token",
-                ExpressionAttributeValues={":token": {"S": token}},
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return
-            raise translate(exc, "release notification") from exc
-
-
-def _decimal(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(type(value).__name__)
-
-
 class SesMailer:
     def __init__(self, ses: Any, sender: str) -> None:
         self._ses = ses
@@ -507,3 +224,38 @@ class SesMailer:
         except ClientError as exc:
             raise translate(exc, "send email") from exc
         return str(result["MessageId"])
+
+
+class SqsStateChangeSender:
+    """Puts a SageMaker state change into a stage's queue exactly as EventBridge's rule would
+    deliver it (the reconciler's way back into the stage service's own code path)."""
+
+    def __init__(self, sqs: Any, queue_urls: dict[str, str], region: str, account: str) -> None:
+        self._sqs = sqs
+        self._queue_urls = queue_urls
+        self._region = region
+        self._account = account
+
+    def redeliver(self, stage: str, description: JobDescription) -> None:
+        import uuid
+        from datetime import UTC, datetime
+
+        from shared.events import SAGEMAKER_SOURCE
+
+        name = str(description.detail.get("TrainingJobName") or description.detail.get("ProcessingJobName"))
+        arn = str(description.detail.get("TrainingJobArn") or description.detail.get("ProcessingJobArn") or "")
+        body = {
+            "version": "0",
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"reconciled/{name}/{description.detail_type}")),
+            "detail-type": description.detail_type,
+            "source": SAGEMAKER_SOURCE,
+            "account": self._account,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._region,
+            "resources": [arn] if arn else [],
+            "detail": description.detail,
+        }
+        try:
+            self._sqs.send_message(QueueUrl=self._queue_urls[stage], MessageBody=json.dumps(body))
+        except ClientError as exc:
+            raise translate(exc, f"send {name} to the {stage} queue") from exc

@@ -52,9 +52,16 @@ class Scene:
         return top + (bottom - top) * fv
 
 
-def make_scene(kind: str, rng: np.random.Generator) -> Scene:
-    """Build the drone (terrain + buildings) or orbit (object on flat textured ground) scene."""
-    if kind == "drone":
+def make_scene(kind: str, rng: np.random.Generator, flat: bool = False) -> Scene:
+    """Build the drone (terrain + buildings) or orbit (object on flat textured ground) scene.
+
+    flat (drone only): a textured plane at height 0, no hills and no buildings (the case where
+    focal length and flying height cannot be told apart from the photos alone).
+    """
+    if kind == "drone" and flat:
+        extent, amplitude, tex = 60.0, 0.0, 1536
+        heights, boxes, sphere, texel = np.zeros((9, 9)), [], None, 0.06
+    elif kind == "drone":
         extent, amplitude, tex = 60.0, 2.5, 1536
         heights = amplitude * value_noise(rng, 257, 1, octaves=4, base=3, persistence=0.5)[..., 0]
         boxes = []
@@ -133,6 +140,14 @@ def _intersect_box(box: Box, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, 
     return np.where(hit, t_near, np.inf), normal
 
 
+def _may_hit(box: Box, o: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Rays (o [3], unit d [N, 3]) that pass within the box's bounding sphere: [N] bool."""
+    centre, radius = (box.lo + box.hi) / 2.0, float(np.linalg.norm(box.hi - box.lo)) / 2.0
+    v = centre - o
+    along = d @ v  # [N]
+    return (float(v @ v) - along**2 <= radius**2) & (along >= -radius)
+
+
 def _intersect_sphere(centre: np.ndarray, radius: float, o: np.ndarray, d: np.ndarray) -> np.ndarray:
     oc = o - centre
     b = d @ oc  # [N]
@@ -163,11 +178,13 @@ def trace(scene: Scene, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarra
     kind = np.zeros(len(dirs), np.int8)  # 0 terrain, 1 box, 2 sphere
     normal = np.zeros_like(dirs)
     for box in scene.boxes:
-        t, nb = _intersect_box(box, origin, dirs)
-        closer = t < t_best
-        t_best = np.where(closer, t, t_best)
-        kind[closer] = 1
-        normal[closer] = nb[closer]
+        near = np.flatnonzero(_may_hit(box, origin, dirs))  # the slab test only where it can hit
+        t, nb = _intersect_box(box, origin, dirs[near])
+        closer = t < t_best[near]
+        hit = near[closer]
+        t_best[hit] = t[closer]
+        kind[hit] = 1
+        normal[hit] = nb[closer]
     if scene.sphere is not None:
         centre, radius = scene.sphere
         t = _intersect_sphere(centre, radius, origin, dirs)

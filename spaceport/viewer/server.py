@@ -2,7 +2,8 @@
 
     /                    spaceport/viewer/index.html (frames the viewer; ?load=URL or the job's model)
     /job.json            the job's model, settings and report urls (when serving one job)
-    /settings.json       viewer settings (version 2 schema of @playcanvas/supersplat-viewer)
+    /settings.json       viewer settings (version 2 schema of @playcanvas/supersplat-viewer), with
+                         the camera of a training photo when serving a job
     /supersplat/...      the viewer package's static build (npm, installed into .node/)
     /files/<bucket>/...  the local object store (read only), so emailed links open here
 
@@ -50,8 +51,14 @@ def find_viewer_package(extra: list[Path] | None = None) -> Path:
     raise ViewerMissing(f"the web viewer is not installed; run: {INSTALL_HINT}")
 
 
-def viewer_settings() -> dict[str, Any]:
-    """Plain presentation; no camera, so the viewer frames the whole scene itself."""
+def viewer_settings(camera: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Plain presentation. `camera` (spaceport.viewer.camera.initial_camera) is where the viewer
+    opens; without one the viewer frames the whole scene itself."""
+    cameras = (
+        [{"initial": {"position": camera["position"], "target": camera["target"], "fov": camera["fov"]}}]
+        if camera
+        else []
+    )
     return {
         "version": 2,
         "tonemapping": "none",
@@ -65,17 +72,26 @@ def viewer_settings() -> dict[str, Any]:
             "fringing": {"enabled": False, "intensity": 0.5},
         },
         "animTracks": [],
-        "cameras": [],
+        "cameras": cameras,
         "annotations": [],
         "startMode": "default",
     }
 
 
 class ViewerHandler(SimpleHTTPRequestHandler):
-    def __init__(self, *args: Any, store_root: Path, viewer_dir: Path, job: dict[str, Any] | None, **kw: Any):
+    def __init__(
+        self,
+        *args: Any,
+        store_root: Path,
+        viewer_dir: Path,
+        job: dict[str, Any] | None,
+        settings: dict[str, Any] | None = None,
+        **kw: Any,
+    ):
         self.store_root = store_root
         self.viewer_dir = viewer_dir
         self.job = job
+        self.settings = settings or viewer_settings()
         super().__init__(*args, directory=str(viewer_dir), **kw)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -86,7 +102,7 @@ class ViewerHandler(SimpleHTTPRequestHandler):
         if path in ("/", "/index.html"):
             self._send(PAGE.read_bytes(), "text/html; charset=utf-8")
         elif path == "/settings.json":
-            self._send(json.dumps(viewer_settings()).encode(), "application/json")
+            self._send(json.dumps(self.settings).encode(), "application/json")
         elif path == "/job.json":
             if self.job is None:
                 self.send_error(HTTPStatus.NOT_FOUND, "no job is being served")
@@ -137,10 +153,16 @@ def make_server(
     host: str = "127.0.0.1",
     port: int = 0,
     viewer_dir: Path | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> ThreadingHTTPServer:
-    """A server (not yet serving) for the object store under `store_root`; `port=0` picks one."""
+    """A server (not yet serving) for the object store under `store_root`; `port=0` picks one.
+    `settings` is what /settings.json serves (default: `viewer_settings()`)."""
     handler = partial(
-        ViewerHandler, store_root=Path(store_root), viewer_dir=viewer_dir or find_viewer_package(), job=job
+        ViewerHandler,
+        store_root=Path(store_root),
+        viewer_dir=viewer_dir or find_viewer_package(),
+        job=job,
+        settings=settings,
     )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

@@ -61,7 +61,7 @@ def upload(env: SpaceportAws, name: str, count: int = 8) -> None:
 
 
 def test_post_get_delete_for_the_owner(cloud: SpaceportAws, monkeypatch: pytest.MonkeyPatch):
-    from shared.adapters.aws import SageMakerLauncher
+    from shared.adapters.sagemaker import SageMakerLauncher
 
     stopped: list[tuple[str, str]] = []  # moto 5.2 has no StopProcessingJob: record the call instead
     monkeypatch.setattr(SageMakerLauncher, "stop", lambda self, stage, name: stopped.append((stage, name)))
@@ -134,7 +134,8 @@ def test_many_jobs_submitted_at_once_all_reach_a_final_state(cloud: SpaceportAws
     """Load: many jobs through the API, each driven to success; none lost or duplicated.
 
     10 here (CI time); bench/cloud_load.py runs more and reports the time."""
-    from shared.adapters.aws import DynamoJobTable, S3ObjectStore
+    from shared.adapters.aws import S3ObjectStore
+    from shared.adapters.dynamo import DynamoJobTable
     from tests.support.sagemaker import finish_stage
 
     count = int(os.environ.get("SPACEPORT_LOAD_JOBS", "10"))

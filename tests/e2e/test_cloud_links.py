@@ -20,13 +20,13 @@ import pytest
 import requests
 from moto.ses.models import ses_backends
 
-from shared.adapters.aws import DynamoJobTable, S3ObjectStore
+from shared.adapters.dynamo import DynamoJobTable
 from shared.jobs import Job, JobState
 from shared.links import sign
 from tests.support.aws_env import ACCOUNT_ID, DEFAULT_REGION, TEST_API_ID, SpaceportAws
+from tests.support.cloud_play import play_sagemaker
 from tests.support.lambda_pump import LambdaContext, Pump, cold_start
 from tests.support.photos import jpeg_bytes
-from tests.support.sagemaker import finish_stage
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
 API_HOST = f"{TEST_API_ID}.execute-api.{DEFAULT_REGION}.amazonaws.com"
@@ -71,10 +71,10 @@ def api(method: str, path: str, caller: str | None = None, body: Any = None) -> 
     return api_handler(event, LambdaContext("IngestApiFunction"))
 
 
-def open_link(env: SpaceportAws, token: str) -> dict[str, Any]:
-    """GET /links/<token> without any identity; the response with `headers` flattened."""
+def open_link(env: SpaceportAws, token: str, path: str = "") -> dict[str, Any]:
+    """GET /links/<token>[/<path>] without any identity; the response with `headers` flattened."""
     cold_start(env, "IngestApiFunction")
-    response = api("GET", f"/links/{token}")
+    response = api("GET", f"/links/{token}" + (f"/{path}" if path else ""))
     # The REST resolver answers in multiValueHeaders (API Gateway merges both forms).
     multi = {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
     return {**response, "headers": {**multi, **(response.get("headers") or {})}}
@@ -98,18 +98,7 @@ def run_job_through_the_api(env: SpaceportAws) -> Job:
     pump = Pump(env)
     for stage in ("sfm", "train", "compress"):
         pump.run()
-        record = table.get(job_id).stages[stage]
-        envelope = finish_stage(S3ObjectStore(s3), stage, record.output_uri, record.run_name)
-        env.client("events").put_events(
-            Entries=[
-                {
-                    "Source": envelope.source,
-                    "DetailType": envelope.detail_type,
-                    "Detail": json.dumps(envelope.detail),
-                    "EventBusName": "default",
-                }
-            ]
-        )
+        play_sagemaker(env, stage, job=table.get(job_id))
     pump.run()
     job = table.get(job_id)
     assert job is not None and job.state is JobState.SUCCEEDED
@@ -119,7 +108,7 @@ def run_job_through_the_api(env: SpaceportAws) -> Job:
 def emailed_links() -> tuple[str, dict[str, str]]:
     """(the email body, link name -> URL) of the one email sent."""
     (email,) = ses_backends[ACCOUNT_ID][DEFAULT_REGION].sent_messages
-    names = dict(re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', email.body))
+    names = dict(re.findall(r'<li><a href="([^"]+)">([^<]+)</a>', email.body))  # a size may follow
     return email.body, {name: url for url, name in names.items()}
 
 
@@ -190,6 +179,24 @@ def test_a_tampered_or_foreign_token_is_404(cloud: SpaceportAws):
         assert response["statusCode"] == 404, token
         assert "Location" not in response["headers"]
         assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_streamed_models_link_opens_the_files_its_manifest_names(cloud: SpaceportAws):
+    # GIVEN the link to a streamed model's lod-meta.json, as the email gives it
+    lod = f"s3://{cloud.bucket}/jobs/{'a' * 20}/compress/lod/"
+    token = sign(secret_of(cloud), lod + "lod-meta.json", int(time.time()) + 600)
+    # WHEN the viewer asks for the manifest and the chunk files relative to that link
+    for path in ("lod-meta.json", "0_0/meta.json", "2_1/quats.webp"):
+        response = open_link(cloud, token, path)
+        # THEN each is a redirect to exactly that object, readable cross-origin
+        assert response["statusCode"] == 302, (path, response["body"])
+        bucket, key, _ = presigned_key(response["headers"]["Location"])
+        assert f"s3://{bucket}/{key}" == lod + path
+        assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+    # AND nothing outside the model's folder, nor beside any other linked file, opens
+    assert open_link(cloud, token, "../model.sog")["statusCode"] == 404
+    sog = sign(secret_of(cloud), f"s3://{cloud.bucket}/jobs/{'a' * 20}/compress/model.sog", int(time.time()) + 600)
+    assert open_link(cloud, sog, "metrics.json")["statusCode"] == 404
 
 
 def test_an_expired_token_is_410_gone(cloud: SpaceportAws):

@@ -84,3 +84,24 @@ def test_a_job_json_inside_a_sub_folder_does_not_start_a_second_job(cloud: Space
     upload(cloud, files)
     Pump(cloud).run(consumers=("ingest",))
     assert only_job(cloud).photo_count == 8
+
+
+def test_a_drone_video_alone_is_a_cloud_job_and_its_proxy_is_named(cloud: SpaceportAws):
+    from tests.support.videos import video_bytes
+
+    srt = b"1\n00:00:00,000 --> 00:00:00,100\n[latitude: 47.1] [longitude: 8.2] [altitude: 450.0]\n"
+    upload(cloud, {"DCIM/100MEDIA/DJI_0001.MP4": video_bytes(".mp4"), "DCIM/100MEDIA/DJI_0001.SRT": srt,
+                   "DCIM/100MEDIA/DJI_0001.LRV": video_bytes(".mp4", frames=3)})
+    Pump(cloud).run(consumers=("ingest",))
+    job = only_job(cloud)
+    assert job.state is JobState.SUBMITTED and (job.photo_count, job.video_count) == (0, 1), job.failure
+    assert any("DJI_0001.LRV" in w for w in job.warnings)
+
+
+def test_a_download_page_saved_as_a_video_is_refused_by_email(cloud: SpaceportAws):
+    upload(cloud, {"flight.mp4": b"<!DOCTYPE html><title>Sign in</title>" * 20})
+    Pump(cloud).run(consumers=("ingest", "notify"))
+    job = only_job(cloud)
+    assert job.state is JobState.FAILED and job.failure.cause is CauseCode.UNREADABLE_VIDEO
+    (email,) = sent_emails()
+    assert "flight.mp4" in email.body and "MP4" in email.body

@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -129,22 +130,60 @@ def test_a_manifest_dropped_into_the_inbox_submits_a_job(runtime):
 def _cli(
     args: list[str], data: Path, fake_stage: str = "train=slow", step_s: float = 0.05, **kw
 ) -> subprocess.Popen:
-    env = {
+    return subprocess.Popen(
+        [sys.executable, "-m", "spaceport.cli", *args, "--data-dir", str(data)],
+        cwd=REPO,
+        env=_env(fake_stage, step_s),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def _env(fake_stage: str = "train=slow", step_s: float = 0.05) -> dict[str, str]:
+    return {
         **os.environ,
         "FAKE_STEP_S": str(step_s),
         "SPACEPORT_STAGE_COMMAND": f"{sys.executable} {FAKE} {{stage}}",
         "FAKE_STAGE": fake_stage,
         "PYTHONPATH": str(REPO),
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "spaceport.cli", *args, "--data-dir", str(data)],
+
+
+def _run_and_ctrl_c_in_training(photos: Path, data: Path) -> tuple[str, int, str]:
+    """`spaceport run`, Ctrl-C once training has checkpointed; (job id, exit code, stderr)."""
+    # Slow steps (40 x 0.5 s): on a loaded machine the signal must still land mid-training.
+    run = _cli(["run", str(photos), "--preset", "preview"], data, step_s=0.5)
+    job_id = _wait_for_training(data)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    return job_id, run.returncode, err
+
+
+def _status(job_id: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: PLW1510 - callers assert the exit code
+        [sys.executable, "-m", "spaceport.cli", "status", job_id, "--data-dir", str(data)],
         cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
-        **kw,
+        timeout=60,
     )
+
+
+def _ends_by_itself(pid: int, timeout: float = 30.0) -> bool:
+    """The process is gone (or a zombie) within `timeout` without anyone signalling it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (ProcessLookupError, FileNotFoundError):
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _wait_for_training(data: Path, timeout: float = 60.0) -> str:
@@ -163,11 +202,11 @@ def test_killing_everything_mid_training_then_resume_finishes_without_redoing_st
     data = tmp_path / "data"
     run = _cli(["run", str(photos), "--preset", "preview"], data)
     job_id = _wait_for_training(data)
-    run.kill()  # SIGKILL: no cleanup at all
+    run.kill()  # SIGKILL: the runtime cannot clean up
     run.communicate()
     runtime = LocalRuntime(data)
     (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
-    os.killpg(train["pid"], signal.SIGKILL)  # the stage process dies too, without a result
+    assert _ends_by_itself(train["pid"]), "the stage process outlived the killed runtime"
     resume = _cli(["resume", job_id], data)
     out, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
@@ -198,11 +237,11 @@ def test_killing_everything_during_a_stage_then_resume_reruns_only_that_stage(tm
         time.sleep(0.05)
     (progress,) = (data / "spaceport/jobs").glob(f"*/{stage}/progress.json")
     job_id = progress.parts[-3]
-    run.kill()  # SIGKILL the runtime, then the stage process: nothing cleans up
+    run.kill()  # SIGKILL the runtime: the stage process goes with it, without a result
     run.communicate()
     runtime = LocalRuntime(data)
     (running,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == stage]
-    os.killpg(running["pid"], signal.SIGKILL)
+    assert _ends_by_itself(running["pid"]), "the stage process outlived the killed runtime"
     resume = _cli(["resume", job_id], data, fake_stage="")
     _, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
@@ -213,28 +252,20 @@ def test_killing_everything_during_a_stage_then_resume_reruns_only_that_stage(tm
 
 
 def test_ctrl_c_stops_the_stage_exits_3_and_resume_finishes(tmp_path):
-    photos = write_photos(tmp_path / "photos")
     data = tmp_path / "data"
-    # Slow steps (40 x 0.5 s): on a loaded machine the signal must still land mid-training.
-    run = _cli(["run", str(photos), "--preset", "preview"], data, step_s=0.5)
-    job_id = _wait_for_training(data)
-    run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=30)
-    assert run.returncode == 3
-    assert f"spaceport resume {job_id}" in err
+    job_id, code, err = _run_and_ctrl_c_in_training(write_photos(tmp_path / "photos"), data)
+    assert code == 3
+    hint = err.split("continue with: ")[1].strip()  # pasted as printed: same python, --data-dir
+    assert f"-m spaceport.cli resume {job_id} --data-dir {data}" in hint
     runtime = LocalRuntime(data)
     (train,) = [r for r in runtime.launcher.runs(job_id) if r["stage"] == "train"]
     assert train["status"] == "interrupted"
-    status = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
-        [sys.executable, "-m", "spaceport.cli", "status", job_id, "--data-dir", str(data)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = _status(job_id, data)
     assert status.returncode == 0
-    assert "train_running" in status.stdout and f"spaceport resume {job_id}" in status.stdout
-    resume = _cli(["resume", job_id], data)
+    assert "train_running" in status.stdout and hint in status.stdout
+    resume = subprocess.Popen(  # the hint, pasted
+        shlex.split(hint), cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     _, err = resume.communicate(timeout=90)
     assert resume.returncode == 0, err
     assert runtime.table.get(job_id).state is JobState.SUCCEEDED
@@ -259,3 +290,36 @@ def test_stop_after_sfm_leaves_the_job_resumable_and_resume_does_not_redo_sfm(tm
         "train": 1,
         "compress": 1,
     }
+
+
+def test_a_run_drives_only_its_own_job_and_leaves_the_interrupted_one_queued(tmp_path):
+    """Issue 12, item 1: run A, Ctrl-C during training, then run B with --stop-after sfm in the
+    same data dir: A's training must not start again, nothing of A runs, status says A waits."""
+    photos = write_photos(tmp_path / "photos")
+    data = tmp_path / "data"
+    job_a, code, err = _run_and_ctrl_c_in_training(photos, data)
+    assert code == 3, err
+    runtime = LocalRuntime(data)
+    (train_a,) = [r for r in runtime.launcher.runs(job_a) if r["stage"] == "train"]
+    assert train_a["status"] == "interrupted" and _ends_by_itself(train_a["pid"], timeout=5)
+    checkpoint = json.loads((data / f"spaceport/jobs/{job_a}/train-checkpoints/step.json").read_text())
+    second = _cli(["run", str(photos), "--preset", "preview", "--stop-after", "sfm"], data, step_s=0.5)
+    out, err = second.communicate(timeout=90)
+    assert second.returncode == 0, err
+    (job_b,) = [job.job_id for job in runtime.table.list_all() if job.job_id != job_a]
+    assert runtime.table.get(job_b).state is JobState.SFM_DONE
+    # A was not touched: its training run was not started again and wrote no step.
+    (train_a_after,) = [r for r in runtime.launcher.runs(job_a) if r["stage"] == "train"]
+    assert (train_a_after["status"], train_a_after["starts"]) == ("interrupted", 1)
+    assert json.loads((data / f"spaceport/jobs/{job_a}/train-checkpoints/step.json").read_text()) == checkpoint
+    assert runtime.table.get(job_a).state is JobState.TRAIN_RUNNING
+    status = _status(job_a, data)
+    assert status.returncode == 0 and "queued" in status.stdout and f"resume {job_a} --data-dir {data}" in status.stdout
+    # Its own resume finishes it, from its checkpoint.
+    resume = _cli(["resume", job_a], data, step_s=0.01)
+    _, err = resume.communicate(timeout=90)
+    assert resume.returncode == 0, err
+    assert runtime.table.get(job_a).state is JobState.SUCCEEDED
+    assert runtime.table.get(job_b).state is JobState.SFM_DONE  # B stays where --stop-after left it
+    metrics = json.loads((data / f"spaceport/jobs/{job_a}/train/metrics.json").read_text())
+    assert metrics["resumed_from"] >= checkpoint["step"]

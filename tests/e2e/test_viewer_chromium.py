@@ -135,3 +135,50 @@ def test_server_refuses_paths_outside_the_data_dir(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def colmap_camera_looking_at_origin(centre: np.ndarray) -> dict:
+    """A COLMAP camera at `centre` looking at the origin, image up = world -y (upright), as the
+    viewer's settings camera (spaceport.viewer.camera)."""
+    from spaceport.viewer.camera import viewer_pose
+
+    forward = -centre / np.linalg.norm(centre)
+    down = np.array([0.0, 1.0, 0.0])
+    right = np.cross(down, forward)
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    rotation = np.stack([right, down, forward])  # rows: camera x, y, z in world coordinates
+    position, ahead, _, _ = viewer_pose(rotation, -rotation @ centre, np.zeros((1, 3)))
+    return {"position": position.tolist(), "target": (position + np.linalg.norm(centre) * ahead).tolist(), "fov": 50}
+
+
+def test_the_viewer_opens_on_the_colmap_camera_it_is_given(tmp_path):
+    """The ball's colour codes COLMAP position (red = x, green = y): from a camera at COLMAP +x the
+    viewer must show the red side, from -x the side without red, and with the photo's up (COLMAP -y,
+    less green) at the top. This pins the COLMAP -> viewer frame."""
+    from spaceport.viewer.server import viewer_settings
+
+    viewer_or_skip()
+    data = tmp_path / "data"
+    write_model_sog(data / "spaceport/jobs" / JOB)
+    info = {"content": f"/files/spaceport/jobs/{JOB}/compress/model.sog", "settings": "/settings.json",
+            "report": None, "summary": "", "still": True}  # fmt: skip
+    browser = Browser(CHROMIUM, tmp_path / "profile")
+    reds, greens = {}, {}
+    try:
+        for side in (+1.0, -1.0):
+            camera = colmap_camera_looking_at_origin(np.array([4.0 * side, 0.0, 0.0]))
+            server = make_server(data, job=info, settings=viewer_settings(camera))
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            url = f"http://127.0.0.1:{server.server_address[1]}/?webgl&noui"
+            centre = watch(browser, url, seconds=90, until=lambda c: c.std() > 15.0)
+            server.shutdown()
+            server.server_close()
+            h, w, _ = centre.shape
+            reds[side] = float(centre[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3, 0].mean())
+            greens[side] = (float(centre[: h // 4, :, 1].mean()), float(centre[-h // 4 :, :, 1].mean()))
+    finally:
+        browser.close()
+    assert reds[+1.0] > 150 and reds[-1.0] < 110, reds
+    top, bottom = greens[+1.0]
+    assert top + 40 < bottom, greens

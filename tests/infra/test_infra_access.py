@@ -65,7 +65,9 @@ def test_manifest_consumer_reads_the_inbox_and_writes_nothing() -> None:
     f = "IngestManifestFunction"
     assert can(f, "s3:GetObject", obj(inbox_uri(B, "banana") + "job.json"))
     assert can(f, "s3:GetObject", obj(inbox_uri(B, "banana") + "IMG_0001.HEIC"))
-    assert can(f, "s3:ListBucket", f"arn:aws:s3:::{B}")
+    assert can(f, "s3:ListBucket", f"arn:aws:s3:::{B}", **{"s3:prefix": "inbox/banana/"})
+    assert not can(f, "s3:ListBucket", f"arn:aws:s3:::{B}", **{"s3:prefix": "jobs/"})
+    assert not can(f, "s3:ListBucket", f"arn:aws:s3:::{B}")  # the whole bucket: no
     assert not can(f, "s3:PutObject", obj(inbox_uri(B, "banana") + "job.json"))
     assert not can(f, "s3:GetObject", obj(metrics_uri(B, JOB, "sfm")))
     assert can(f, "sqs:ReceiveMessage", arn("IngestQueue"))
@@ -122,8 +124,16 @@ def test_stage_function_launches_only_its_jobs_with_only_its_role(
 
 def test_notify_reads_every_stage_metrics_and_writes_only_its_report() -> None:
     f = "NotifyFunction"
+    bucket_arn = f"arn:aws:s3:::{B}"
     for stage in ("sfm", "train", "compress"):
         assert can(f, "s3:GetObject", obj(metrics_uri(B, JOB, stage)))
+        # a stage that never ran: S3 answers 404 (its implicit ListBucket has the key as prefix)
+        assert can(f, "s3:ListBucket", bucket_arn, **{"s3:prefix": split_uri(metrics_uri(B, JOB, stage))[1]})
+    assert can(f, "s3:ListBucket", bucket_arn, **{"s3:prefix": split_uri(stage_uri(B, JOB, "train"))[1] + "previews/"})
+    for private in (stage_uri(B, JOB, "train") + "model.ply", checkpoint_uri(B, JOB) + "ckpt_00000100.pt",
+                    config_uri(B, JOB, "train") + "config.json", stage_uri(B, JOB, "sfm") + "sparse/0/points3D.bin"):
+        assert not can(f, "s3:GetObject", obj(private)), private
+    assert not can(f, "s3:ListBucket", bucket_arn, **{"s3:prefix": "inbox/"})
     assert can(f, "s3:PutObject", obj(stage_uri(B, JOB, "notify") + "report.html"))
     assert not can(f, "s3:PutObject", obj(stage_uri(B, JOB, "compress") + "model.sog"))
     assert not can(f, "s3:GetObject", obj(inbox_uri(B, "banana") + "IMG_0001.jpg"))
@@ -256,3 +266,37 @@ def test_only_the_link_functions_may_read_the_link_secret() -> None:
     for principal in principals:
         assert not can(principal, "secretsmanager:GetSecretValue", other_secret), principal
         assert not can(principal, "secretsmanager:PutSecretValue", secret), principal
+
+
+# ---------------------------------------------------------------- the reconciler
+
+
+def test_reconciler_reads_running_jobs_describes_ours_and_redelivers_to_stage_queues_only() -> None:
+    f = "ReconcileFunction"
+    assert can(f, "dynamodb:Query", arn("JobsTable") + "/index/by_state")
+    assert not can(f, "dynamodb:Query", arn("JobsTable") + "/index/by_owner")
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Scan", "dynamodb:PutItem"):
+        assert not can(f, action, arn("JobsTable")), action
+    for stage, kind in (("sfm", "processing-job"), ("train", "training-job"), ("compress", "processing-job")):
+        own = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:{kind}/{sagemaker_job_name(stage, JOB, 1)}"
+        describe = "sagemaker:DescribeTrainingJob" if stage == "train" else "sagemaker:DescribeProcessingJob"
+        assert can(f, describe, own)
+        for forbidden in ("Create", "Stop"):
+            assert not can(f, describe.replace("Describe", forbidden), own)
+        assert can(f, "sqs:SendMessage", arn(f"{stage.capitalize()}Queue"))
+    foreign = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:training-job/someone-elses-job"
+    assert not can(f, "sagemaker:DescribeTrainingJob", foreign)
+    for queue in ("IngestQueue", "NotifyQueue", "SfmDeadLetterQueue"):
+        assert not can(f, "sqs:SendMessage", arn(queue)), queue
+    assert not can(f, "events:PutEvents", arn("EventBus"))
+    assert not can(f, "iam:PassRole", arn("TrainSageMakerRole"), **{"iam:PassedToService": "sagemaker.amazonaws.com"})
+
+
+@pytest.mark.parametrize(("function", "stage"), [("SfmFunction", "sfm"), ("TrainFunction", "train"),
+                                                  ("CompressFunction", "compress")])
+def test_stage_function_may_describe_its_own_jobs(function: str, stage: str) -> None:
+    # Used when a launch finds its job already there and when an event lacks the ExitMessage.
+    kind, action = ("training-job", "sagemaker:DescribeTrainingJob") if stage == "train" else (
+        "processing-job", "sagemaker:DescribeProcessingJob")
+    own = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:{kind}/{sagemaker_job_name(stage, JOB, 1)}"
+    assert can(function, action, own)

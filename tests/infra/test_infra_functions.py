@@ -16,7 +16,7 @@ from infra.package_lambda import runtime_requirements
 from infra.package_lambda import stage as stage_lambda_source
 from shared.ports import Pipeline
 from shared.pricing import USD_PER_HOUR
-from shared.settings import CoreSettings, NotifySettings, StageSettings
+from shared.settings import CoreSettings, NotifySettings, ReconcileSettings, StageSettings
 from tests.support.aws_env import template_parameters
 from tests.support.template import REPO_ROOT, function_property, load, resources
 
@@ -27,6 +27,7 @@ HANDLERS = {
     "TrainFunction": "services.train.handler.handler",
     "CompressFunction": "services.compress.handler.handler",
     "NotifyFunction": "services.notify.handler.handler",
+    "ReconcileFunction": "services.reconcile.handler.handler",
 }
 SERVICE_NAMES = {
     "IngestApiFunction": "ingest",
@@ -35,8 +36,10 @@ SERVICE_NAMES = {
     "TrainFunction": "train",
     "CompressFunction": "compress",
     "NotifyFunction": "notify",
+    "ReconcileFunction": "reconcile",
 }
 STAGE_FUNCTIONS = ("SfmFunction", "TrainFunction", "CompressFunction")
+SLOW_FUNCTIONS = (*STAGE_FUNCTIONS, "ReconcileFunction")  # SageMaker calls: a 60 s timeout
 CORE_ENV = {
     "BUCKET_NAME",
     "EVENT_BUS_NAME",
@@ -46,6 +49,7 @@ CORE_ENV = {
 }
 STAGE_ENV = {"STAGE_IMAGE_URI", "STAGE_INSTANCE_TYPE", "SAGEMAKER_ROLE_ARN", "STAGE_MAX_RUNTIME_S"}
 NOTIFY_ENV = {"SENDER_EMAIL", "LINK_EXPIRY_S", "VIEWER_BASE_URL"}
+RECONCILE_ENV = {"RECONCILE_AFTER_S", "SFM_QUEUE_URL", "TRAIN_QUEUE_URL", "COMPRESS_QUEUE_URL"}
 INSTANCE_ENV = {"SFM_INSTANCE_TYPE", "TRAIN_INSTANCE_TYPE", "COMPRESS_INSTANCE_TYPE"}
 LINK_FUNCTIONS = ("IngestApiFunction", "NotifyFunction")  # make (and, the API, check) link tokens
 
@@ -68,7 +72,7 @@ def resolved_environment(logical_id: str) -> dict[str, str]:
     return resolved
 
 
-def test_functions_are_exactly_the_six_entry_points() -> None:
+def test_functions_are_exactly_the_seven_entry_points() -> None:
     functions = resources(load(), "AWS::Serverless::Function")
     assert {logical_id: f["Properties"]["Handler"] for logical_id, f in functions.items()} == HANDLERS
 
@@ -80,7 +84,7 @@ def test_function_runtime_architecture_tracing_and_timeout(logical_id: str) -> N
     assert function_property(template, logical_id, "Architectures") == ["arm64"]
     assert function_property(template, logical_id, "Tracing") == "Active"
     assert function_property(template, logical_id, "MemorySize") == 256
-    assert function_property(template, logical_id, "Timeout") == (60 if logical_id in STAGE_FUNCTIONS else 30)
+    assert function_property(template, logical_id, "Timeout") == (60 if logical_id in SLOW_FUNCTIONS else 30)
 
 
 @pytest.mark.parametrize("logical_id", HANDLERS)
@@ -109,6 +113,8 @@ def test_function_environment_names(logical_id: str) -> None:
         expected |= STAGE_ENV | ({"STAGE_USE_SPOT"} if logical_id == "TrainFunction" else set())
     if logical_id == "NotifyFunction":
         expected |= NOTIFY_ENV
+    if logical_id == "ReconcileFunction":
+        expected |= RECONCILE_ENV
     if logical_id in {"NotifyFunction", "IngestApiFunction", "IngestManifestFunction"}:
         expected |= INSTANCE_ENV
     if logical_id in LINK_FUNCTIONS:
@@ -133,6 +139,9 @@ def test_settings_load_from_the_template_environment(
         assert settings.use_spot is False  # TrainUseSpot defaults to false
     if logical_id == "NotifyFunction":
         assert NotifySettings.from_env().link_expiry_s == 604800
+    if logical_id == "ReconcileFunction":
+        settings = ReconcileSettings.from_env()
+        assert settings.after_s == 900 and set(settings.queue_urls) == {"sfm", "train", "compress"}
 
 
 def test_stage_environment_points_at_the_stage_parameters_and_role() -> None:
@@ -178,12 +187,21 @@ def test_jobs_table_matches_the_dynamodb_adapter() -> None:
     props = load()["Resources"]["JobsTable"]["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
-    (index,) = props["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by_owner"
-    assert index["KeySchema"] == [
+    by_owner, by_state = props["GlobalSecondaryIndexes"]
+    assert by_owner["IndexName"] == "by_owner"
+    assert by_owner["KeySchema"] == [
         {"AttributeName": "owner", "KeyType": "HASH"},
         {"AttributeName": "created_at", "KeyType": "RANGE"},
     ]
+    # The reconciler lists running jobs by state (DynamoJobTable.list_in_states).
+    assert by_state["IndexName"] == "by_state"
+    assert by_state["KeySchema"] == [
+        {"AttributeName": "state", "KeyType": "HASH"},
+        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+    ]
+    assert by_state["Projection"] == {"ProjectionType": "ALL"}  # jobs read straight from the index
+    types = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
+    assert types == {"job_id": "S", "owner": "S", "created_at": "S", "state": "S", "updated_at": "S"}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
 
@@ -202,6 +220,7 @@ def test_api_uses_iam_auth_on_the_four_job_routes_and_only_links_are_public() ->
         ("get", "/jobs/{job_id}"),
         ("delete", "/jobs/{job_id}"),
         ("get", "/links/{token}"),
+        ("get", "/links/{token}/{path+}"),  # files beside a linked lod-meta.json
     }
     assert all(e["Properties"]["RestApiId"] == {"Ref": "Api"} for e in events.values())
     public = {
@@ -209,7 +228,10 @@ def test_api_uses_iam_auth_on_the_four_job_routes_and_only_links_are_public() ->
         for e in events.values()
         if "Auth" in e["Properties"]
     }
-    assert public == {("get", "/links/{token}"): {"Authorizer": "NONE"}}
+    assert public == {
+        ("get", "/links/{token}"): {"Authorizer": "NONE"},
+        ("get", "/links/{token}/{path+}"): {"Authorizer": "NONE"},
+    }
     for logical_id, function in resources(template, "AWS::Serverless::Function").items():
         kinds = {e["Type"] for e in (function["Properties"].get("Events") or {}).values()}
         if logical_id != "IngestApiFunction":
@@ -221,6 +243,9 @@ def test_link_secret_is_generated_and_named_to_the_link_functions_only() -> None
     (secret_id,) = resources(template, "AWS::SecretsManager::Secret")
     props = template["Resources"][secret_id]["Properties"]
     assert "SecretString" not in props  # generated at stack creation, never written in the template
+    # Replacing or deleting the stack keeps the key: links already emailed keep working.
+    assert template["Resources"][secret_id]["DeletionPolicy"] == "Retain"
+    assert template["Resources"][secret_id]["UpdateReplacePolicy"] == "Retain"
     assert props["GenerateSecretString"]["PasswordLength"] >= 32  # shared/links.py MIN_SECRET_BYTES
     for logical_id in HANDLERS:
         arn = environment(logical_id).get("LINK_SECRET_ARN")
@@ -265,3 +290,38 @@ def test_lambda_package_holds_the_handlers_and_only_runtime_requirements(tmp_pat
     assert requirements == runtime_requirements()
     assert not any(r.startswith(("torch", "pycolmap", "gsplat", "numpy")) for r in requirements)
     assert not list(out.rglob("__pycache__"))
+
+
+def test_instance_type_parameters_allow_only_instances_of_their_job_kind() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    processing = set(model.shape_for("ProcessingInstanceType").enum)
+    training = set(model.shape_for("TrainingInstanceType").enum)
+    parameters = load()["Parameters"]
+    for name, kind in (("SfmInstanceType", processing), ("CompressInstanceType", processing),
+                       ("TrainInstanceType", training)):
+        allowed = parameters[name]["AllowedValues"]
+        assert parameters[name]["Default"] in allowed
+        assert set(allowed) <= kind, f"{name}: {sorted(set(allowed) - kind)} are not valid for this job kind"
+        assert "AllowedPattern" not in parameters[name]
+    gpu = {"g4dn", "g5", "g6", "g6e"}  # single NVIDIA GPU families (see test_infra_images)
+    assert {value.split(".")[1] for value in parameters["TrainInstanceType"]["AllowedValues"]} == gpu
+    assert not {value.split(".")[1] for value in parameters["SfmInstanceType"]["AllowedValues"]} & gpu
+
+
+def test_reconciler_runs_every_five_minutes_on_a_schedule() -> None:
+    function = load()["Resources"]["ReconcileFunction"]["Properties"]
+    (event,) = function["Events"].values()
+    assert event == {
+        "Type": "Schedule",
+        "Properties": {
+            "Schedule": "rate(5 minutes)",
+            "Description": "Describe long-running Spaceport compute jobs and re-deliver finished ones",
+        },
+    }
+    env = environment("ReconcileFunction")
+    assert env["RECONCILE_AFTER_S"] == {"Ref": "ReconcileAfterSeconds"}
+    for stage in ("Sfm", "Train", "Compress"):
+        assert env[f"{stage.upper()}_QUEUE_URL"] == {"Ref": f"{stage}Queue"}
+    assert load()["Parameters"]["ReconcileAfterSeconds"]["Default"] == 900

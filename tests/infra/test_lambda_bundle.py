@@ -6,12 +6,13 @@ import sys
 
 from infra.package_lambda import stage
 
-HANDLERS = ["ingest", "sfm", "train", "compress", "notify"]
+HANDLERS = ["ingest", "sfm", "train", "compress", "notify", "reconcile"]
 PROBE = """
 import json, sys
 from shared.options import JobOptions
 import services.ingest.handler, services.sfm.handler, services.train.handler
-import services.compress.handler, services.notify.handler
+import services.compress.handler, services.notify.handler, services.reconcile.handler
+import shared.adapters.sagemaker, shared.adapters.dynamo
 from services.sfm import logic as s; from services.train import logic as t; from services.compress import logic as c
 for logic in (s, t, c):
     logic.build_config(JobOptions())

@@ -15,7 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shared.adapters.aws import DynamoJobTable, EventBridgeBus, SesMailer
+from shared.adapters.aws import EventBridgeBus, SesMailer
+from shared.adapters.dynamo import DynamoJobTable
 from shared.events import (
     PROCESSING_STATE_CHANGE,
     TRAINING_STATE_CHANGE,

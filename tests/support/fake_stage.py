@@ -1,14 +1,20 @@
-"""Test-only stand-in for a stage program: the same command line and output contract as
-`python -m services.<stage>.container.entrypoint`, but instant.
+"""Test-only stand-in for a stage image's program: the same container contract as
+`python -m services.<stage>.container.entrypoint` (shared/container.py), but instant.
 
-    python tests/support/fake_stage.py <stage> --input IN --output OUT --config CFG [--checkpoints DIR]
+    python tests/support/fake_stage.py <stage> train       # as SageMaker starts a training image
+    python tests/support/fake_stage.py <stage>             # as SageMaker starts a processing image
+    python tests/support/fake_stage.py <stage> --input IN --output OUT [--config CFG]
+
+The first argument stands for the image (the launcher's ENTRYPOINT substitute); the rest is what
+SageMaker passes; the layout comes from `$SPACEPORT_ML_ROOT` like the real programs'.
 
 Behaviour per stage comes from $FAKE_STAGE (comma separated), e.g.
     "train=slow"            train takes ~STEPS * $FAKE_STEP_S s (default 0.05), checkpointing every
-                            step (resumable)
+                            step (resumable); on SIGTERM it stops at the next step, as the real one
     "sfm=slow"              sfm (or compress) writes progress.json, then takes SLOW_S seconds
     "sfm=fail"              sfm raises StageFailure(low_registration)
     "compress=crash"        compress dies without a result (exit 1, no failure.json)
+    "sfm=real"              the real SfM stage program (e.g. to import a COLMAP model)
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.causes import CauseCode
 from shared.container import stage_main
 from shared.stage import ProgressReporter, StageFailure, StageName
+from shared.termination import StageTerminated, stop_requested
 
 STEPS = 40
 SLOW_S = 4.0
@@ -64,7 +71,8 @@ def run_sfm(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
 
 
 def run_train(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
-    assert (in_dir / "sparse/0/cameras.txt").exists(), "train input is not an sfm output"
+    model = in_dir / "sparse/0"
+    assert (model / "cameras.txt").exists() or (model / "cameras.bin").exists(), "train input is not an sfm output"
     ckpt = Path(cfg.checkpoint_dir or out_dir / "checkpoints")
     ckpt.mkdir(parents=True, exist_ok=True)
     state = ckpt / "step.json"
@@ -72,6 +80,8 @@ def run_train(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
     progress = ProgressReporter(out_dir, phase="train", min_interval_s=0.0)
     slow = behaviour("train") == "slow"
     for step in range(start + 1, STEPS + 1):
+        if stop_requested():
+            raise StageTerminated(f"at step {step - 1} of {STEPS}; checkpoint saved")
         if slow:
             time.sleep(float(os.environ.get("FAKE_STEP_S", "0.05")))
         state.write_text(json.dumps({"step": step}))
@@ -93,6 +103,10 @@ PROGRAMS = {"sfm": run_sfm, "train": run_train, "compress": run_compress}
 def main() -> int:
     stage = sys.argv[1]
     program = PROGRAMS[stage]
+    if stage == "sfm" and behaviour(stage) == "real":
+        from services.sfm.container import entrypoint
+
+        return entrypoint.main(sys.argv[2:])
 
     def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         what = behaviour(stage)

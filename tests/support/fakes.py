@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.errors import NotFoundError, TransientError
+from shared.errors import NotFoundError, QuotaExceeded, TransientError
 from shared.events import Event
 from shared.jobs import Job, JobState
-from shared.ports import Email, Pipeline, Ports, StageDefaults, StageRun, StoredObject
+from shared.ports import Email, JobDescription, Pipeline, Ports, StageDefaults, StageRun, StoredObject
+from shared.sagemaker_jobs import quota_name
 
 
 class MemoryStore:
@@ -61,17 +62,24 @@ class RecordingBus:
 
 
 class RecordingLauncher:
+    """Records launches; `descriptions` holds what describe() answers (a test plays SageMaker)."""
+
     def __init__(self) -> None:
         self.runs: dict[str, StageRun] = {}
         self.launch_calls: list[str] = []
         self.stopped: list[str] = []
+        self.described: list[str] = []
+        self.descriptions: dict[str, JobDescription] = {}
         self.fail_next: int = 0  # raise TransientError this many times
+        self.quota_refuses: bool = False  # raise QuotaExceeded (ResourceLimitExceeded) on launch
 
     def launch(self, run: StageRun) -> bool:
         self.launch_calls.append(run.run_name)
         if self.fail_next:
             self.fail_next -= 1
             raise TransientError("ThrottlingException")
+        if self.quota_refuses:
+            raise QuotaExceeded(quota_name(run), run.instance_type, "The account-level service limit is 0 Instances")
         if run.run_name in self.runs:
             return False
         self.runs[run.run_name] = run
@@ -79,6 +87,10 @@ class RecordingLauncher:
 
     def stop(self, stage: str, run_name: str) -> None:
         self.stopped.append(run_name)
+
+    def describe(self, stage: str, run_name: str) -> JobDescription | None:
+        self.described.append(run_name)
+        return self.descriptions.get(run_name)
 
 
 class MemoryJobTable:
@@ -121,6 +133,10 @@ class MemoryJobTable:
     def list_by_owner(self, owner: str, limit: int = 50) -> list[Job]:
         jobs = [Job.model_validate(i) for i in self.items.values() if i["owner"] == owner]
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
+
+    def list_in_states(self, states: frozenset[JobState], limit: int = 500) -> list[Job]:
+        wanted = {str(state) for state in states}
+        return [Job.model_validate(i) for i in self.items.values() if i["state"] in wanted][:limit]
 
     def claim_notification(self, job_id: str, token: str, now: datetime, lease_s: int) -> bool:
         item = self.items.get(job_id)

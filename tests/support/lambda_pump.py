@@ -49,7 +49,8 @@ def handler_of(env: SpaceportAws, logical_id: str) -> Callable[[dict[str, Any], 
 
 
 def cold_start(env: SpaceportAws, logical_id: str) -> None:
-    for name in [k for k in os.environ if k.startswith(("STAGE_", "SENDER_", "LINK_", "VIEWER_", "PUBLIC_"))]:
+    prefixes = ("STAGE_", "SENDER_", "LINK_", "VIEWER_", "PUBLIC_", "RECONCILE_", "SFM_QUEUE", "TRAIN_QUEUE", "COMPRESS_QUEUE")
+    for name in [k for k in os.environ if k.startswith(prefixes)]:
         del os.environ[name]
     os.environ.update(env.function_env(logical_id))
     lambda_support.ports_from_env.cache_clear()
@@ -80,6 +81,20 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
             for m in messages
         ]
     }
+
+
+def run_reconciler(env: SpaceportAws, after_s: float = 0.0) -> list[str]:
+    """Invoke the reconciler as its schedule does (a fresh cold start), with the window shortened
+    to `after_s`; returns the run names whose state it re-delivered."""
+    from services.reconcile import handler as reconcile_handler
+
+    cold_start(env, "ReconcileFunction")
+    os.environ["RECONCILE_AFTER_S"] = str(after_s)
+    reconcile_handler.ports_from_env.cache_clear()
+    scheduled = {"version": "0", "id": "tick", "detail-type": "Scheduled Event", "source": "aws.events",
+                 "account": env.account, "time": "2026-01-01T00:00:00Z", "region": env.region,
+                 "resources": [], "detail": {}}
+    return handler_of(env, "ReconcileFunction")(scheduled, LambdaContext("ReconcileFunction"))["redelivered"]
 
 
 @dataclass

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from shared.events import PROCESSING_STATE_CHANGE, TRAINING_STATE_CHANGE
-from shared.ports import Envelope, ObjectStore
+from shared.ports import Envelope, JobDescription, ObjectStore
 
 SFM_METRICS = {
     "status": "succeeded", "images_in": 10, "images_registered": 10, "registration_ratio": 1.0, "points3d": 5000,
@@ -19,9 +19,14 @@ COMPRESS_METRICS = {"status": "succeeded", "splats_in": 120_000, "splats_out": 1
 METRICS = {"sfm": SFM_METRICS, "train": TRAIN_METRICS, "compress": COMPRESS_METRICS}
 
 
-def state_change_detail(stage: str, run_name: str, status: str, reason: str | None = None) -> tuple[str, dict[str, Any]]:
+def state_change_detail(
+    stage: str, run_name: str, status: str, reason: str | None = None, secondary: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A state change as SageMaker sends it: training `reason` is FailureReason, processing
+    `reason` is ExitMessage (the program's message); `secondary` is a training SecondaryStatus."""
     if stage == "train":
         detail: dict[str, Any] = {"TrainingJobName": run_name, "TrainingJobStatus": status,
+                                  "SecondaryStatus": secondary or status,
                                   "TrainingStartTime": 1_790_000_000_000, "TrainingEndTime": 1_790_000_600_000}
         if reason:
             detail["FailureReason"] = reason
@@ -31,6 +36,12 @@ def state_change_detail(stage: str, run_name: str, status: str, reason: str | No
     if reason:
         detail["ExitMessage"] = reason
     return PROCESSING_STATE_CHANGE, detail
+
+
+def description(stage: str, run_name: str, status: str, reason: str | None = None,
+                secondary: str | None = None) -> JobDescription:
+    """What Describe*Job answers for that end state."""
+    return JobDescription(*state_change_detail(stage, run_name, status, reason, secondary))
 
 
 def finish_stage(store: ObjectStore, stage: str, output_uri: str, run_name: str) -> Envelope:
@@ -45,6 +56,8 @@ def finish_stage(store: ObjectStore, stage: str, output_uri: str, run_name: str)
     return Envelope("aws.sagemaker", detail_type, detail, event_id=f"{run_name}-done")
 
 
-def fail_stage(stage: str, run_name: str, reason: str, status: str = "Failed") -> Envelope:
-    detail_type, detail = state_change_detail(stage, run_name, status, reason)
+def fail_stage(
+    stage: str, run_name: str, reason: str, status: str = "Failed", secondary: str | None = None
+) -> Envelope:
+    detail_type, detail = state_change_detail(stage, run_name, status, reason, secondary)
     return Envelope("aws.sagemaker", detail_type, detail, event_id=f"{run_name}-{status}")

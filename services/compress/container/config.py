@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.options import JobOptions, Preset
+from shared.options import JobOptions, Preset, resolve
 
 
 class Config(BaseModel):
@@ -47,6 +47,18 @@ class Config(BaseModel):
     webp_quality: int = Field(default=90, ge=0, le=100)
     # Also write the unbundled form (sog/meta.json + images) beside model.sog.
     write_unbundled: bool = True
+    # Also write model.spz (Niantic SPZ version 3, read by Spark, Babylon.js, splat-transform).
+    write_spz: bool = True
+    # Also write a streamed level-of-detail SOG (lod/lod-meta.json) for models with at least this
+    # many splats (the single model.sog is kept); None: never.
+    lod_min_splats: int | None = Field(default=500_000, ge=0)
+    # Levels of detail, the full model first; each has about half the splats of the one before.
+    lod_levels: int = Field(default=4, ge=2, le=8)
+    # Splats per spatial chunk of the streamed SOG (counted over all levels): the unit the viewer
+    # picks a level for.
+    lod_leaf_splats: int = Field(default=131_072, ge=1024)
+    # Splats per file unit (one unbundled SOG) of a level.
+    lod_file_splats: int = Field(default=524_288, ge=1024)
     # Seed of the k-means initialisation and sampling.
     seed: int = 0
 
@@ -59,7 +71,7 @@ class Config(BaseModel):
         base = PRESETS[options.preset]
         return base.model_copy(
             update={
-                "keep_sh": options.keep_sh and options.sh_degree > 0,
+                "keep_sh": options.keep_sh and resolve(options).sh_degree > 0,
                 "prune_opacity": options.prune_opacity,
             }
         )

@@ -1,4 +1,6 @@
-"""`python -m services.compress.container.entrypoint --input IN --output OUT [--config cfg.json]`."""
+"""The compression image's program: a SageMaker Processing job (no arguments), or
+`python -m services.compress.container.entrypoint --input IN --output OUT [--config cfg.json]`
+(shared/container.py)."""
 
 from __future__ import annotations
 

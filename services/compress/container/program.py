@@ -1,4 +1,5 @@
-"""The compress stage program: `model.ply` -> `model.sog` + `sog/` (SOG v2) + metrics."""
+"""The compress stage program: `model.ply` -> `model.sog` + `sog/` (SOG v2), `model.spz` (SPZ v3),
+`lod/` (streamed SOG, for large models) + metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pydantic import BaseModel
 
 from services.compress.container.codec_error import CodecError, codec_error
 from services.compress.container.config import Config
+from services.compress.container.decimate import detail_levels
+from services.compress.container.lod import layout, write_lod
 from services.compress.container.order import morton_order
 from services.compress.container.plas import plas_order
 from services.compress.container.rotations import canonical_rotations
@@ -18,6 +21,7 @@ from services.compress.container.ply import PlyError, read_ply
 from services.compress.container.sog import Precision, encode_sog
 from services.compress.container.sog_io import encode_files, read_sog, write_bundle, write_unbundled
 from services.compress.container.splats import Splats, sigmoid
+from services.compress.container.spz import SpzError, SpzPrecision, fractional_bits_for, read_spz, write_spz
 from shared.causes import CauseCode
 from shared.stage import ProgressReporter, StageFailure
 
@@ -25,7 +29,33 @@ logger = logging.getLogger(__name__)
 
 MODEL_PLY = "model.ply"
 MODEL_SOG = "model.sog"
+MODEL_SPZ = "model.spz"
 UNBUNDLED_DIR = "sog"
+LOD_DIR = "lod"
+
+
+class OutputFile(BaseModel):
+    path: str  # relative to the stage output folder; a folder ends with "/" and sums its files
+    format: str  # "sog", "sog-unbundled", "spz" or "streamed-sog"
+    bytes: int
+    files: int  # 1 for a single file
+
+
+class SpzMetrics(BaseModel):
+    bytes: int
+    ratio: float  # ply_bytes / bytes
+    bits_per_splat: float
+    fractional_bits: int  # of the 24-bit positions
+    encode_seconds: float
+    codec_error: CodecError  # decoded model.spz vs the pruned input
+
+
+class LodMetrics(BaseModel):
+    levels: list[int]  # splats per level of detail, the full model first
+    files: int
+    bytes: int  # every file under lod/
+    first_render_bytes: int  # what the viewer fetches before it draws: lod-meta.json + coarsest level
+    encode_seconds: float  # decimation + layout + SOG encoding of every file unit
 
 
 class Metrics(BaseModel):
@@ -45,6 +75,10 @@ class Metrics(BaseModel):
     file_bytes: dict[str, int]  # per file inside model.sog
     encode_seconds: float  # read + prune + order + quantise + WebP + write
     codec_error: CodecError  # decoded model.sog vs the pruned input (after canonical rotations)
+    spz: SpzMetrics | None = None  # None when not written (config, or positions out of range)
+    spz_skipped: str | None = None  # why model.spz was not written
+    lod: LodMetrics | None = None  # None below lod_min_splats
+    outputs: list[OutputFile]  # every file or folder written, with its size
 
 
 def _finite_rows(splats: Splats) -> np.ndarray:
@@ -124,22 +158,40 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         splats.quats, splats.log_scales = canonical_rotations(splats.quats, splats.log_scales)
     logger.info("compressing", extra={"splats": len(splats), **counts})
 
-    progress.update(1, 4, phase="order", force=True)
+    steps = 4 + cfg.write_spz + wants_lod(cfg, len(splats))
+    progress.update(1, steps, phase="order", force=True)
     splats = splats.take(order_splats(splats, cfg))
-    progress.update(2, 4, phase="quantise", force=True)
+    progress.update(2, steps, phase="quantise", force=True)
     sog = encode_sog(splats, palette_size(cfg, len(splats)), cfg.sh_iterations, precision_of(cfg), cfg.seed)
-    progress.update(3, 4, phase="write", force=True)
+    progress.update(3, steps, phase="write", force=True)
     files = encode_files(sog, cfg.webp_method, cfg.webp_quality)
     sog_path = out_dir / MODEL_SOG
     write_bundle(sog_path, files)
+    outputs = [OutputFile(path=MODEL_SOG, format="sog", bytes=sog_path.stat().st_size, files=1)]
     if cfg.write_unbundled:
         write_unbundled(out_dir / UNBUNDLED_DIR, files)
+        size = sum(len(data) for data in files.values())
+        outputs.append(OutputFile(path=UNBUNDLED_DIR + "/", format="sog-unbundled", bytes=size, files=len(files)))
     encode_seconds = time.monotonic() - started
-    progress.update(4, 4, phase="verify", force=True)
+    progress.update(4, steps, phase="verify", force=True)
 
     decoded = read_sog(sog_path)
     sog_bytes = sog_path.stat().st_size
     ply_bytes = ply_path.stat().st_size
+    spz, spz_skipped = None, None
+    if cfg.write_spz:
+        progress.update(5, steps, phase="spz", force=True)
+        try:
+            spz = write_spz_output(out_dir / MODEL_SPZ, splats, ply_bytes)
+            outputs.append(OutputFile(path=MODEL_SPZ, format="spz", bytes=spz.bytes, files=1))
+        except SpzError as exc:
+            spz_skipped = str(exc)
+            logger.warning("spz skipped", extra={"reason": spz_skipped})
+    lod = None
+    if wants_lod(cfg, len(splats)):
+        progress.update(steps - 1, steps, phase="lod", force=True)
+        lod = write_lod_output(out_dir / LOD_DIR, splats, cfg)
+        outputs.append(OutputFile(path=LOD_DIR + "/", format="streamed-sog", bytes=lod.bytes, files=lod.files))
     return Metrics(
         splats_in=len(original),
         splats_out=len(splats),
@@ -155,4 +207,47 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         file_bytes={name: len(data) for name, data in files.items()},
         encode_seconds=round(encode_seconds, 3),
         codec_error=codec_error(splats, decoded),
+        spz=spz,
+        spz_skipped=spz_skipped,
+        lod=lod,
+        outputs=outputs,
+    )
+
+
+def wants_lod(cfg: Config, count: int) -> bool:
+    return cfg.lod_min_splats is not None and count >= cfg.lod_min_splats
+
+
+def write_spz_output(path: Path, splats: Splats, ply_bytes: int) -> SpzMetrics:
+    """model.spz of the ordered splats, checked by decoding it again."""
+    started = time.monotonic()
+    size = write_spz(path, splats, SpzPrecision())
+    seconds = time.monotonic() - started
+    return SpzMetrics(
+        bytes=size,
+        ratio=round(ply_bytes / size, 3),
+        bits_per_splat=round(8.0 * size / len(splats), 3),
+        fractional_bits=fractional_bits_for(splats, SpzPrecision().fractional_bits),
+        encode_seconds=round(seconds, 3),
+        codec_error=codec_error(splats, read_spz(path)),
+    )
+
+
+def write_lod_output(folder: Path, splats: Splats, cfg: Config) -> LodMetrics:
+    """lod/: the levels of detail of `splats`, each file unit an unbundled SOG like model.sog."""
+    started = time.monotonic()
+    levels = detail_levels(splats, cfg.lod_levels)
+    plan = layout(levels, cfg.lod_leaf_splats, cfg.lod_file_splats)
+
+    def encode_unit(unit: Splats) -> dict[str, bytes]:
+        images = encode_sog(unit, palette_size(cfg, len(unit)), cfg.sh_iterations, precision_of(cfg), cfg.seed)
+        return encode_files(images, cfg.webp_method, cfg.webp_quality)
+
+    written = write_lod(folder, plan, encode_unit)
+    return LodMetrics(
+        levels=[len(level) for level in levels],
+        files=len(written.file_bytes),
+        bytes=written.total_bytes,
+        first_render_bytes=written.first_render_bytes,
+        encode_seconds=round(time.monotonic() - started, 3),
     )

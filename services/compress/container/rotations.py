@@ -70,3 +70,33 @@ def canonical_rotations(quats: np.ndarray, log_scales: np.ndarray) -> tuple[np.n
     perm = np.argmax(np.abs(rotation_matrices(CUBE)), axis=1)  # [24, 3]: pi per cube rotation
     new_scales = np.take_along_axis(log_scales, perm[best], axis=1)
     return new_q.astype(np.float32), new_scales.astype(np.float32)
+
+
+def matrix_quats(matrices: np.ndarray) -> np.ndarray:
+    """Unit (w, x, y, z) quaternions [N, 4] of rotation matrices [N, 3, 3] (w >= 0).
+
+    Shepperd's method: of 4w^2, 4x^2, 4y^2, 4z^2 (each from the trace and the diagonal), the
+    largest is taken as the pivot, so no division by a near-zero component happens.
+    """
+    m = matrices.astype(np.float64)
+    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
+    squares = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], 1)
+    pivot = np.argmax(squares, axis=1)  # [N]
+    root = np.sqrt(np.maximum(squares[np.arange(len(m)), pivot], 1e-300))  # [N] = 2 |q_pivot|
+    zy, yz = m[:, 2, 1], m[:, 1, 2]
+    xz, zx = m[:, 0, 2], m[:, 2, 0]
+    yx, xy = m[:, 1, 0], m[:, 0, 1]
+    candidates = np.stack(
+        [
+            np.stack([root, zy - yz, xz - zx, yx - xy], 1),  # w pivot
+            np.stack([zy - yz, root, xy + yx, xz + zx], 1),  # x pivot
+            np.stack([xz - zx, xy + yx, root, yz + zy], 1),  # y pivot
+            np.stack([yx - xy, xz + zx, yz + zy, root], 1),  # z pivot
+        ],
+        1,
+    )  # [N, 4 pivots, 4]
+    rows = np.arange(len(m))
+    q = candidates[rows, pivot] / (2.0 * root[:, None])  # off-pivot: 4 q_p q_k / (4 |q_p|) = q_k
+    q[rows, pivot] = root / 2.0
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    return np.where(q[:, :1] < 0, -q, q)

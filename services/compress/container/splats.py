@@ -62,6 +62,14 @@ class Splats:
         )
 
 
+ATTRIBUTES = ("means", "quats", "log_scales", "opacities", "sh0", "sh_rest")
+
+
+def concat_splats(parts: list[Splats]) -> Splats:
+    """One Splats of `parts` in order (same SH degree)."""
+    return Splats(**{name: np.concatenate([getattr(part, name) for part in parts]) for name in ATTRIBUTES})
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
 

@@ -6,11 +6,55 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.options import JobOptions, Preset
+from shared.options import PRESETS as JOB_PRESETS
+from shared.options import JobOptions, Preset, resolve
 from shared.photo_formats import MIN_PHOTO_SIDE, MIN_PHOTOS
 
+
+class VideoConfig(BaseModel):
+    """How videos become frames (services/sfm/container/video.py, frame_select.py, loops.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Most frames kept from all the job's videos, shared among them by usable duration.
+    max_frames: int = Field(default=JOB_PRESETS[Preset.STANDARD].video_frames, ge=1)
+    # Seconds left out at the start and at the end of every video.
+    trim_start_s: float = Field(default=0.0, ge=0.0)
+    trim_end_s: float = Field(default=0.0, ge=0.0)
+    # Shortest time window (one frame kept per window at most): 0.5 s -> at most 2 frames a second.
+    min_interval_s: float = Field(default=0.5, gt=0.0)
+    # Frames scored per second of video (every frame is decoded; these are measured).
+    score_fps: float = Field(default=8.0, gt=0.0)
+    # Width (pixels) of the gray copy that sharpness and motion are measured on.
+    score_width: int = Field(default=480, ge=64)
+    # A window's sharpest frame is blurry below this share of the median sharpness around it...
+    blur_ratio: float = Field(default=0.45, ge=0.0, le=1.0)
+    # ... measured over the scored frames within this many seconds.
+    blur_context_s: float = Field(default=3.0, gt=0.0)
+    # A frame is redundant when the picture moved less than this share of its width since the
+    # last frame kept (the camera barely moved).
+    min_motion: float = Field(default=0.02, ge=0.0, le=1.0)
+    # A video with less than this many seconds left after trimming is refused as too short.
+    min_seconds: float = Field(default=2.0, ge=0.0)
+    # Sequential matching of video frames also looks for loops (a place seen again) with a visual
+    # index built from the job's own features (no download).
+    loop_detection: bool = True
+    # Loop detection: every this many frames, query the index...
+    loop_detection_period: int = Field(default=10, ge=1)
+    # ... and match with this many of the most similar frames.
+    loop_detection_images: int = Field(default=30, ge=1)
+
+    @classmethod
+    def from_options(cls, options: JobOptions) -> VideoConfig:
+        return cls(
+            max_frames=options.video_frame_cap,
+            trim_start_s=options.video_trim_start_s,
+            trim_end_s=options.video_trim_end_s,
+        )
+
+
 SfmMatcher = Literal["auto", "exhaustive", "sequential", "spatial"]
-Mapper = Literal["incremental", "global"]
+Mapper = Literal["auto", "incremental", "global"]
 
 
 class Config(BaseModel):
@@ -47,26 +91,43 @@ class Config(BaseModel):
     min_image_side: int = Field(default=MIN_PHOTO_SIDE, ge=0)
     # A model with fewer 3D points than this fails with DEGENERATE_MODEL.
     min_points3d: int = Field(default=100, ge=0)
-    # Camera solver: global (GLOMAP, built into pycolmap; registered 16/16 banana photos where
-    # incremental placed 15, see docs/bench/sfm.md) or incremental (COLMAP).
-    mapper: Mapper = "global"
+    # Camera solver: "auto" = incremental (COLMAP) with GPS position priors when photos have GPS
+    # (only it takes them), else global (GLOMAP: registered 16/16 banana photos where incremental
+    # placed 15, see docs/bench/sfm.md); a global solve that builds nothing (flat ground seen from
+    # straight above: every pair is a homography) is retried incremental.
+    mapper: Mapper = "auto"
     # Refine the principal point in a final bundle adjustment (kept only if it stays near the centre).
     refine_principal_point: bool = True
     # Largest accepted principal-point shift from the image centre, as a fraction of width/height.
     max_principal_point_offset: float = Field(default=0.05, ge=0.0, le=0.5)
+    # After the final bundle adjustment, triangulate the points the mapper left out (poses fixed).
+    triangulate_more: bool = True
+    # ... including points seen in only two photos (a denser start for training).
+    two_view_points: bool = True
     # Align the model to a local east-north-up metric frame when enough photos have GPS.
     georeference: bool = True
+    # ... with GPS as position priors (sigmas from the noise model) in the final bundle adjustment.
+    gps_bundle_adjustment: bool = True
     # Fewest photos with GPS (and registered) needed to geo-reference.
     min_gps_images: int = Field(default=3, ge=3)
     # CPU threads for extraction, matching and mapping (-1: all cores).
     num_threads: int = -1
     # Seed for RANSAC and the mappers (deterministic runs).
     seed: int = 0
+    # "solve" the cameras; "import" the COLMAP model in the input (importer.py); "auto": import
+    # when the input holds one.
+    mode: Literal["auto", "solve", "import"] = "auto"
+    # Frames from videos: how many, which, trimming (VideoConfig above).
+    video: VideoConfig = Field(default_factory=VideoConfig)
 
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
+        """The preset's config at the job's image size when one is given; otherwise the preset's SfM
+        size, raised to the training size (the undistorted images are what training reads)."""
         base = PRESETS[options.preset]
-        return base.model_copy(update={"max_image_size": options.max_image_size, "matcher": options.matcher})
+        size = options.max_image_size or max(base.max_image_size, resolve(options).max_image_size)
+        return base.model_copy(update={"max_image_size": size, "matcher": options.matcher,
+                                       "mode": options.sfm_mode, "video": VideoConfig.from_options(options)})
 
 
 PRESETS: dict[Preset, Config] = {

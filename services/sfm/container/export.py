@@ -8,13 +8,21 @@ from pathlib import Path
 MODEL_FILES = ("cameras.bin", "images.bin", "points3D.bin", "rigs.bin", "frames.bin")
 
 
-def export_undistorted(model_dir: Path, image_dir: Path, out_dir: Path, num_threads: int = -1) -> None:
-    """Undistort the model in model_dir (and its images) into out_dir/images and out_dir/sparse/0."""
+def export_undistorted(
+    model_dir: Path, image_dir: Path, out_dir: Path, num_threads: int = -1, max_image_size: int | None = None
+) -> None:
+    """Undistort the model in model_dir (and its images) into out_dir/images and out_dir/sparse/0,
+    downscaling to at most `max_image_size` pixels on the long side when given."""
     import pycolmap
 
     staging = out_dir / ".undistort"
     shutil.rmtree(staging, ignore_errors=True)
-    pycolmap.undistort_images(staging, model_dir, image_dir, output_type="COLMAP", num_threads=num_threads)
+    options = pycolmap.UndistortCameraOptions()
+    if max_image_size is not None:
+        options.max_image_size = max_image_size
+    pycolmap.undistort_images(
+        staging, model_dir, image_dir, output_type="COLMAP", undistort_options=options, num_threads=num_threads
+    )
     images_out = out_dir / "images"
     sparse_out = out_dir / "sparse" / "0"
     shutil.rmtree(images_out, ignore_errors=True)

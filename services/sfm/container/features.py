@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from services.sfm.container.config import Config
+from services.sfm.container.gps import GpsTargets, pose_priors
 from services.sfm.container.photos import Photo
 
 
@@ -44,24 +45,23 @@ def extract_features(
         )
 
 
-def write_pose_priors(database: Path, positions: dict[str, np.ndarray]) -> int:
-    """Store ENU camera positions (name -> [3] metres) as CARTESIAN pose priors; returns how many."""
+def write_pose_priors(database: Path, targets: GpsTargets) -> int:
+    """Store the photos' ENU positions and GPS covariances as CARTESIAN pose priors; returns how many.
+
+    Spatial matching pairs photos by them, and the incremental mapper's bundle adjustments use
+    them. Photos without altitude get the median known height with an uninformative sigma.
+    """
     import pycolmap
 
+    known_up = targets.enu[targets.has_altitude, 2]
+    fill_up = float(np.median(known_up)) if len(known_up) else 0.0
     db = pycolmap.Database.open(database)
     try:
-        written = 0
-        for image in db.read_all_images():
-            position = positions.get(image.name)
-            if position is None:
-                continue
-            prior = pycolmap.PosePrior()
-            prior.corr_data_id = image.data_id
-            prior.position = np.asarray(position, dtype=np.float64).reshape(3, 1)
-            prior.coordinate_system = pycolmap.PosePriorCoordinateSystem.CARTESIAN
+        data_ids = {image.name: image.data_id for image in db.read_all_images()}
+        priors = pose_priors(targets, data_ids, fill_up)
+        for prior in priors:
             db.write_pose_prior(prior)
-            written += 1
-        return written
+        return len(priors)
     finally:
         db.close()
 

@@ -93,3 +93,41 @@ def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) -> Simila
     scale = float((sig * d).sum() / var_s) if with_scale and var_s > 0 else 1.0
     translation = mu_d - scale * rotation @ mu_s
     return Similarity(scale=scale, rotation=rotation, translation=translation)
+
+
+# DJI gimbal attitude (XMP drone-dji:GimbalYawDegree / GimbalPitchDegree / GimbalRollDegree):
+# yaw clockwise from north, pitch 0 at the horizon and -90 straight down, roll positive when the
+# image's right side dips. The camera (OpenCV axes: x right, y down, z forward) at yaw = pitch =
+# roll = 0 looks north with x east: world_from_camera = Rz(-yaw) @ Rx(pitch) @ Ry(roll) @ BASE
+# in ENU, each rotation about the fixed east (x), north (y) or up (z) axis.
+_CAMERA_AT_ZERO_ATTITUDE = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # columns x, y, z
+
+
+def _axis_rotation(axis: int, angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    out = np.eye(3)
+    out[i, i], out[i, j], out[j, i], out[j, j] = c, -s, s, c
+    return out
+
+
+def rotation_from_dji_attitude(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """World (ENU) from camera (OpenCV axes) rotation [3, 3] for a DJI gimbal attitude in degrees."""
+    yaw, pitch, roll = np.radians([yaw_deg, pitch_deg, roll_deg])
+    turn = _axis_rotation(2, -yaw) @ _axis_rotation(0, pitch) @ _axis_rotation(1, roll)
+    return turn @ _CAMERA_AT_ZERO_ATTITUDE
+
+
+def dji_attitude_from_rotation(world_from_camera: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) degrees of a world (ENU) from camera rotation [3, 3]; inverse of the above.
+
+    Straight down (pitch -90) yaw and roll turn about the same axis: roll is then reported as 0.
+    """
+    m = np.asarray(world_from_camera, dtype=np.float64) @ _CAMERA_AT_ZERO_ATTITUDE.T  # Rz Rx Ry
+    pitch = np.arctan2(m[2, 1], np.hypot(m[0, 1], m[1, 1]))
+    if np.hypot(m[0, 1], m[1, 1]) < 1e-9:
+        yaw, roll = -np.arctan2(m[1, 0], m[0, 0]), 0.0
+    else:
+        yaw, roll = -np.arctan2(-m[0, 1], m[1, 1]), np.arctan2(-m[2, 0], m[2, 2])
+    yaw_deg = (np.degrees(yaw) + 180.0) % 360.0 - 180.0
+    return float(yaw_deg), float(np.degrees(pitch)), float(np.degrees(roll))

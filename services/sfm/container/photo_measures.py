@@ -11,7 +11,8 @@ counts; a mask's ignored region would otherwise read as black and flat).
   divided by the image's luma variance (so the figure does not change with exposure or with how
   much contrast the subject has), and the weakest direction kept: motion blur along one direction
   removes detail mostly in that direction, which the variance of the isotropic Laplacian
-  (Pech-Pacheco et al. 2000, the usual focus measure) averages away (a 25-pixel shake: the weakest
+  (Pech-Pacheco et al. 2000, the usual focus measure; frame_measures.laplacian_variance, which
+  picks video frames) averages away (a 25-pixel shake: the weakest
   direction falls to 1-2 % on banana and on a rendered texture, the Laplacian variance to 6-8 %;
   tests/unit/sfm/test_capture_checks.py). Values are comparable between
   photos of one set at one working size; compare a photo with its set (`capture.py`), not with a
@@ -106,14 +107,6 @@ def directional_sharpness(gray: np.ndarray, keep: np.ndarray | None = None) -> l
 def sharpness(gray: np.ndarray, keep: np.ndarray | None = None) -> float:
     """The weakest direction of `directional_sharpness` (motion blur shows in one direction)."""
     return min(directional_sharpness(gray, keep))
-
-
-def laplacian_variance(gray: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian of a [H, W] luma image (Pech-Pacheco et al. 2000)."""
-    if min(gray.shape) < 3:
-        return 0.0
-    horizontal, vertical = _second_differences(gray.astype(np.float32))[:2]
-    return float((horizontal + vertical).var())
 
 
 STRETCH_TARGET = 0.9  # luma the bright end (99.5th percentile) of a stretched image lands on

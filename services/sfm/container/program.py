@@ -1,8 +1,9 @@
-"""The SfM stage program: photos -> undistorted COLMAP model (images/, sparse/0/) + metrics.
+"""The SfM stage program: photos and videos -> undistorted COLMAP model (images/, sparse/0/) + metrics.
 
 `run(cfg, in_dir, out_dir) -> Metrics` is called by `execute_stage` (see shared/stage.py).
-Steps: prepare working copies -> SIFT -> matching (chosen from the data) -> mapping (with a
-fallback matcher when too few photos register) -> geo-referencing -> undistortion.
+Steps: prepare working copies (photos, and chosen video frames) -> SIFT -> matching (chosen from
+the data; video frames: sequential with loop detection) -> mapping (with a fallback matcher when
+too few photos register) -> geo-referencing -> undistortion.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from services.sfm.container.diagnosis import capture_cause, geometry_cause
 from services.sfm.container.export import export_masks, export_undistorted
 from services.sfm.container.features import count_verified_pairs, extract_features, write_pose_priors
 from services.sfm.container.focal_tags import focal_tag_warnings
-from services.sfm.container.georef import GEOREF_FILE, georeference, gps_origin, gps_positions_enu
+from services.sfm.container.georef import GEOREF_FILE
+from services.sfm.container.gps import describe_exclusions, gps_targets
 from services.sfm.container.groups import describe_split, match_groups, placement
-from services.sfm.container.mapping import reconstruct, refine_principal_point
+from services.sfm.container.importer import find_model, import_model
+from services.sfm.container.loops import match_sequential_with_loops
 from services.sfm.container.matching import MatcherPlan, choose_matcher, run_matcher
-from services.sfm.container.metrics import Metrics
+from services.sfm.container.metrics import Metrics, VideoMetrics
 from services.sfm.container.photos import PhotoSet, group_cameras, prepare_photos
+from services.sfm.container.solve import finish_solve, map_photos, plan_solve, solve_metrics
 from services.sfm.container.workcopy import EXACT, FEATURES
 from shared.causes import CauseCode
 from shared.photo_formats import MAX_FILE_BYTES, MAX_PIXELS, Skip, describe_skipped, name_list
@@ -71,6 +75,9 @@ def _problems(photo_set: PhotoSet, cfg: Config) -> list[Problem]:
     too_small = f"are smaller than {cfg.min_image_side} pixels on their short side"
     too_large = f"are too large (over {MAX_PIXELS // 1_000_000} megapixels or {MAX_FILE_BYTES // 2**20} MiB)"
     found = [
+        Problem(CauseCode.UNREADABLE_VIDEO, "videos could not be read", photo_set.unreadable_videos, False),
+        Problem(CauseCode.VIDEO_TOO_LARGE, "videos are over the limits", photo_set.large_videos, False),
+        Problem(CauseCode.VIDEO_TOO_SHORT, "videos are too short", photo_set.short_videos, False),
         Problem(CauseCode.UNREADABLE_IMAGES, "could not be read", photo_set.unreadable, False),
         Problem(CauseCode.UNREADABLE_IMAGES, "are camera RAW files, which are not read", raw, True),
         Problem(CauseCode.IMAGE_TOO_SMALL, too_small, photo_set.too_small, False),
@@ -80,6 +87,21 @@ def _problems(photo_set: PhotoSet, cfg: Config) -> list[Problem]:
                 True),
     ]
     return [p for p in found if p.photos]
+
+
+VIDEO_CAUSES = frozenset({CauseCode.UNREADABLE_VIDEO, CauseCode.VIDEO_TOO_LARGE, CauseCode.VIDEO_TOO_SHORT})
+
+
+def describe_video(video: VideoMetrics) -> str:
+    """'DJI_0001.MP4: 40 frames kept from 60.0 s (1800 decoded, 480 scored; 6 blurry and 12 redundant
+    windows skipped), 40 with GPS'."""
+    reasons = ((video.rejected_blurry, "blurry"),
+               (video.rejected_redundant, "redundant: the camera barely moved"))
+    skipped = [f"{count} {what}" for count, what in reasons if count]
+    gps = f", {video.frames_with_gps} with GPS" if video.frames_with_gps else ""
+    return (f"{video.name}: {video.frames_kept} frames kept from {video.used_s:.1f} s "
+            f"({video.frames_decoded} decoded, {video.frames_scored} scored"
+            + (f"; windows skipped: {', '.join(skipped)}" if skipped else "") + f"){gps}")
 
 
 def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
@@ -97,14 +119,26 @@ def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
         )
     problems = _problems(photo_set, cfg)
     if n < cfg.min_images:
-        found = f"{n} usable photos found, at least {cfg.min_images} are needed"
-        details = "; ".join(f"{len(p.photos)} {p.what}: {name_list(p.photos)}" for p in problems)
+        what = "usable photos and video frames" if photo_set.videos else "usable photos"
+        found = f"{n} {what} found, at least {cfg.min_images} are needed"
+        details = "; ".join([*map(describe_video, photo_set.videos),
+                             *(f"{len(p.photos)} {p.what}: {name_list(p.photos)}" for p in problems)])
         largest = max(problems, key=lambda p: len(p.photos), default=None)
-        if largest is not None and (n == 0 or n + len(largest.photos) >= cfg.min_images):
+        # a readable video would have been enough on its own
+        enough = largest is not None and (n == 0 or n + len(largest.photos) >= cfg.min_images
+                                           or largest.cause in VIDEO_CAUSES)
+        if largest is not None and enough:
             raise StageFailure(largest.cause, f"{found}: {details}")
-        raise StageFailure(CauseCode.TOO_FEW_IMAGES, found + (f" ({details})" if details else ""))
-    warnings = [f"{len(p.photos)} photos {p.what} and were skipped: {name_list(p.photos)}"
-                for p in problems if not p.scanned]
+        cause = CauseCode.VIDEO_TOO_SHORT if photo_set.videos else CauseCode.TOO_FEW_IMAGES
+        raise StageFailure(cause, found + (f" ({details})" if details else ""))
+    warnings = [
+        f"{len(p.photos)} {'' if p.cause in VIDEO_CAUSES else 'photos '}{p.what} and were skipped: "
+        f"{name_list(p.photos)}"
+        for p in problems
+        if not p.scanned
+    ]
+    warnings += [describe_video(v) for v in photo_set.videos]
+    warnings += [w for v in photo_set.videos for w in v.warnings]
     named = set(photo_set.unreadable) | set(photo_set.too_large)
     warnings += describe_skipped([s for s in photo_set.skipped if s.name not in named])
     masked = sum(1 for p in photo_set.photos if p.masked)
@@ -124,6 +158,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
 
     pycolmap.logging.minloglevel = 1  # warnings and errors only
     out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.mode == "import" or (cfg.mode == "auto" and find_model(in_dir) is not None):
+        return import_model(cfg, in_dir, out_dir, ProgressReporter(out_dir, phase="import"))
     progress = ProgressReporter(out_dir, phase="prepare")
     timer = StepTimer(progress)
     with tempfile.TemporaryDirectory(prefix="spaceport-sfm-") as scratch_name:
@@ -132,13 +168,16 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         database = scratch / "database.db"
         masks = scratch / "masks"
         with timer.step("prepare"):
-            photo_set = prepare_photos(in_dir, work_images, cfg.max_image_size, cfg.min_image_side, masks)
+            photo_set = prepare_photos(
+                in_dir, work_images, cfg.max_image_size, cfg.min_image_side, masks, cfg.video
+            )
         warnings = check_inputs(photo_set, cfg)
         photos = photo_set.photos
         n = len(photos)
-        gps = {p.name: p.exif.gps for p in photos if p.exif.gps is not None}
-        origin = gps_origin(list(gps.values())) if gps else None
-        enu = gps_positions_enu(gps, origin) if origin else {}
+        targets = gps_targets(photos)
+        if targets is not None:
+            warnings += describe_exclusions(targets)
+        n_gps = len(targets.names) if targets is not None else 0
 
         with timer.step("extract"):
             capture = measure_set(photos, work_images, masks / EXACT)
@@ -147,16 +186,25 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             extract_features(database, sift_images, list(group_cameras(photos).values()), cfg, feature_masks)
             add_feature_counts(capture, feature_counts(database))
             write_json_atomic(out_dir / CAPTURE_FILE, capture.to_json())
-            if enu:
-                write_pose_priors(database, enu)
+            if n_gps:
+                write_pose_priors(database, targets)
         warnings += capture_warnings(capture)
 
-        plan = choose_matcher(cfg.matcher, [p.name for p in photos], len(gps), cfg)
+        frames = sum(1 for p in photos if p.video)
+        plan = choose_matcher(cfg.matcher, [p.name for p in photos], n_gps, cfg, frames)
         logger.info("matcher chosen", extra={"matcher": plan.first, "reason": plan.reason})
+        solve_plan = plan_solve(photos, targets, cfg)
+        logger.info("mapper chosen", extra={"mapper": solve_plan.mapper, "reason": solve_plan.mapper_reason})
         with timer.step("match"):
-            run_matcher(plan.first, database, cfg)
+            loops = plan.first == "sequential" and frames > 0 and cfg.video.loop_detection
+            if loops and not match_sequential_with_loops(database, cfg, scratch):
+                warnings.append("loop detection failed: video frames matched with their neighbours only")
+                loops = False
+            if not loops:
+                unlocated = [p.name for p in photos if targets is None or p.name not in targets.index()]
+                run_matcher(plan.first, database, cfg, unlocated=unlocated)
         with timer.step("map"):
-            model = reconstruct(database, work_images, scratch / "mapped", cfg)
+            model, mapper = map_photos(database, work_images, scratch / "mapped", cfg, solve_plan)
         fallback_used = None
         if plan.fallback and _registered(model) < cfg.fallback_registration_ratio * n:
             logger.info("matcher fallback", extra={"registered": _registered(model), "fallback": plan.fallback})
@@ -164,30 +212,19 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             with timer.step("match_fallback"):
                 run_matcher(plan.fallback, database, cfg)
             with timer.step("map_fallback"):
-                retry = reconstruct(database, work_images, scratch / "mapped_fallback", cfg)
+                retry, retry_mapper = map_photos(database, work_images, scratch / "mapped_fallback", cfg, solve_plan)
             if _registered(retry) >= _registered(model):
-                model = retry
+                model, mapper = retry, retry_mapper
         groups = match_groups(database, cfg.min_pair_inliers)
         _check_model(model, n, database, plan, fallback_used, cfg, groups, photos, capture)
         assert model is not None
         placed = placement(photos, model, groups)
         warnings.extend(placed.warnings)
-        if cfg.refine_principal_point:
-            with timer.step("map_refine"):
-                model, kept = refine_principal_point(model, cfg)
-            if not kept:
-                warnings.append("principal point refinement rejected (drifted or raised the error): kept centred")
-
-        georeferenced = False
-        if cfg.georeference and origin is not None:
-            with timer.step("georeference"):
-                result = georeference(model, enu, origin, cfg.min_gps_images)
-            if result is None:
-                warnings.append(f"GPS on {len(gps)} photos is too sparse or too clustered to geo-reference")
-            else:
-                georeferenced = True
-                write_json_atomic(out_dir / GEOREF_FILE, result.to_json())
-        if not georeferenced:
+        model, solved = finish_solve(model, database, work_images, scratch, photos, targets, mapper, cfg, timer.step)
+        warnings += solved.warnings
+        if solved.georef is not None:
+            write_json_atomic(out_dir / GEOREF_FILE, solved.georef.to_json())
+        else:
             (out_dir / GEOREF_FILE).unlink(missing_ok=True)
 
         with timer.step("undistort"):
@@ -207,19 +244,21 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             mean_reprojection_error_px=round(float(model.compute_mean_reprojection_error()), 4),
             mean_track_length=round(float(model.compute_mean_track_length()), 3),
             cameras=model.num_cameras(),
-            photos_with_gps=len(gps),
+            photos_with_gps=sum(1 for p in photos if p.exif.gps is not None),
             photos_with_attitude=sum(1 for p in photos if p.exif.attitude),
             matcher=plan.first,
             matcher_fallback=fallback_used,
-            mapper=cfg.mapper,
+            mapper=mapper,
             image_size=(max(p.width for p in photos), max(p.height for p in photos)),
-            georeferenced=georeferenced,
+            georeferenced=solved.georef is not None,
+            **solve_metrics(solved, targets, solve_plan),
             unplaced_photos=placed.unplaced,
             photo_groups=placed.groups,
             photos_with_masks=sum(1 for p in photos if p.masked),
             masks_exported=masked,
             capture={**capture.flagged(),
                      "focal_tags_ignored": [p.original or p.name for p in photos if p.focal_tags_ignored]},
+            videos=photo_set.videos,
             seconds=timer.seconds,
             warnings=warnings,
         )

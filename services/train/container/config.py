@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.options import JobOptions, Preset
+from shared.options import PRESETS as PRESET_TABLE
+from shared.options import JobOptions, Preset, resolve
 
 Strategy = Literal["auto", "default", "mcmc"]
 Device = Literal["auto", "cuda", "cpu"]
@@ -92,34 +93,49 @@ class Config(BaseModel):
 
     @classmethod
     def from_options(cls, options: JobOptions) -> Config:
+        """The preset's config with the job's settings (shared.options.resolve); a different step
+        count stretches the schedule (densification window, SH growth, opacity resets) with it."""
         base = PRESETS[options.preset]
+        settings = resolve(options)
         update: dict[str, object] = {
-            "max_image_size": min(base.max_image_size, options.max_image_size),
-            "sh_degree": min(base.sh_degree, options.sh_degree),
+            "steps": settings.steps,
+            "max_image_size": settings.max_image_size,
+            "sh_degree": settings.sh_degree,
+            "max_gaussians": settings.max_gaussians,
         }
-        if options.max_gaussians is not None:
-            update["max_gaussians"] = options.max_gaussians
+        if settings.steps != base.steps:
+            stretch = settings.steps / base.steps
+            for name in ("refine_start", "refine_stop", "reset_every", "sh_degree_interval"):
+                update[name] = max(1, round(getattr(base, name) * stretch))
         return base.model_copy(update=update)
 
 
+def _preset(preset: Preset, **tuning: object) -> Config:
+    """A preset's training config: steps, image size, Gaussian cap and SH degree from the shared
+    table (shared/options.py), plus the schedule that suits them."""
+    spec = PRESET_TABLE[preset]
+    return Config(
+        steps=spec.steps,
+        max_image_size=spec.max_image_size,
+        max_gaussians=spec.max_gaussians,
+        sh_degree=spec.sh_degree,
+        **tuning,  # type: ignore[arg-type]
+    )
+
+
 PRESETS: dict[Preset, Config] = {
-    # About five minutes on a 2-core CPU: 320 px images, 1500 steps, at most 20k Gaussians.
-    Preset.PREVIEW: Config(
-        steps=1500,
-        max_image_size=320,
-        sh_degree=1,
+    # Minutes on a 2-core CPU.
+    Preset.PREVIEW: _preset(
+        Preset.PREVIEW,
         sh_degree_interval=500,
-        max_gaussians=20_000,
         refine_start=200,
         refine_stop=1200,
         refine_every=100,
         reset_every=3000,
         checkpoint_every=500,
     ),
-    # One GPU, about 20-30 minutes.
-    Preset.STANDARD: Config(steps=30_000, max_image_size=1600, max_gaussians=1_000_000),
-    # One GPU, more steps and Gaussians, full resolution up to 3200 px.
-    Preset.QUALITY: Config(
-        steps=50_000, max_image_size=3200, max_gaussians=3_000_000, refine_stop=25_000
-    ),
+    # One GPU (gsplat's simple_trainer schedule).
+    Preset.STANDARD: _preset(Preset.STANDARD),
+    # One GPU, more steps and Gaussians; densify for half the run.
+    Preset.QUALITY: _preset(Preset.QUALITY, refine_stop=25_000),
 }

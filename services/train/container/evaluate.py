@@ -94,9 +94,14 @@ def render_view(trainer: Trainer, view: View) -> torch.Tensor:
     return renders[0].clamp(0, 1)
 
 
+WEB_PREVIEW_WIDTH = 1200  # px; the JPEG copy that reports and emails carry inside themselves
+
+
 @torch.no_grad()
 def write_previews(trainer: Trainer, views: list[View], folder: Path) -> list[str]:
-    """previews/<name>.png: the render (left) next to the held-out photo (right)."""
+    """previews/<name>.png: the render (left) next to the held-out photo (right), lossless; and
+    previews/<name>.jpg, the same at most WEB_PREVIEW_WIDTH wide (JPEG quality 85), small enough
+    to embed in report.html and a local email. Returns the PNG names."""
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for view in views:
@@ -108,6 +113,11 @@ def write_previews(trainer: Trainer, views: list[View], folder: Path) -> list[st
             render, photo = torch.where(keep, render, board), torch.where(keep, photo, board)
         side = torch.cat([render, photo], dim=1)  # [H, 2W, 3]
         name = Path(view.name).stem.replace("/", "_") + ".png"
-        Image.fromarray((side.numpy() * 255).round().astype(np.uint8)).save(folder / name)
+        image = Image.fromarray((side.numpy() * 255).round().astype(np.uint8))
+        image.save(folder / name)
+        if image.width > WEB_PREVIEW_WIDTH:
+            height = max(1, round(image.height * WEB_PREVIEW_WIDTH / image.width))
+            image = image.resize((WEB_PREVIEW_WIDTH, height), Image.Resampling.LANCZOS)
+        image.save(folder / (Path(name).stem + ".jpg"), quality=85)
         names.append(name)
     return names

@@ -44,6 +44,11 @@ class TrainMetrics(BaseModel):
     # "gsplat-cuda", "cpu-kernel" (compiled tile kernel) or "cpu-torch" (fallback).
     rasterizer: str
     strategy: str
+    # The settings trained with (the preset's, or the job's own): SH degree and Gaussian cap.
+    sh_degree: int
+    max_gaussians: int
+    # Longest image side asked for; image_width/height are what the photos gave at most that.
+    max_image_size: int
     image_width: int
     image_height: int
     final_loss: float
@@ -100,6 +105,9 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
         device=str(device),
         rasterizer="gsplat-cuda" if device.type == "cuda" else ("cpu-kernel" if kernel.load() else "cpu-torch"),
         strategy=trainer.kind,
+        sh_degree=cfg.sh_degree,
+        max_gaussians=cfg.max_gaussians,
+        max_image_size=cfg.max_image_size,
         image_width=first.width,
         image_height=first.height,
         final_loss=result.last_loss,

@@ -22,6 +22,7 @@ from services.train.container.raster import rasterize
 from services.train.container.strategy import build_strategy, initial_state, resolve_strategy
 from shared.causes import CauseCode
 from shared.stage import StageFailure
+from shared.termination import StageTerminated, stop_requested
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,11 @@ class Trainer:
         while self.step < cfg.steps:
             if stop_after is not None and run >= stop_after:
                 break
+            if stop_requested():  # SIGTERM (SageMaker stopping the job): save progress, then end
+                if ckpt_dir is not None:
+                    checkpoint.save(ckpt_dir, self.step, self.state_dict())
+                saved = "; checkpoint saved" if ckpt_dir is not None else ""
+                raise StageTerminated(f"at step {self.step} of {cfg.steps}{saved}")
             step = self.step
             view = self.view_for_step(step)
             target = view.image.to(self.device)[None]  # [1, H, W, 3]

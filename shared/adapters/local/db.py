@@ -73,9 +73,14 @@ CREATE TABLE IF NOT EXISTS runs (
     exit_code INTEGER,
     starts INTEGER NOT NULL DEFAULT 1,
     max_runtime_s INTEGER NOT NULL DEFAULT 0,
-    run_json TEXT NOT NULL DEFAULT '{}'
+    run_json TEXT NOT NULL DEFAULT '{}',
+    stop_reason TEXT,
+    stop_deadline REAL,
+    detail TEXT
 );
 """
+# Columns added to a table after its first release: (table, column, type), added when missing.
+ADDED_COLUMNS = (("runs", "stop_reason", "TEXT"), ("runs", "stop_deadline", "REAL"), ("runs", "detail", "TEXT"))
 
 
 class Database:
@@ -87,6 +92,9 @@ class Database:
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            for table, column, kind in ADDED_COLUMNS:  # a data dir made by an older version
+                if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

@@ -76,6 +76,15 @@ class SqliteJobTable:
             ).fetchall()
         return [Job.model_validate_json(row["body"]) for row in rows]
 
+    def list_in_states(self, states: frozenset[JobState], limit: int = 500) -> list[Job]:
+        wanted = sorted(str(state) for state in states)
+        marks = ",".join("?" for _ in wanted)
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                f"SELECT body FROM jobs WHERE state IN ({marks}) ORDER BY created_at LIMIT ?", (*wanted, limit)
+            ).fetchall()
+        return [Job.model_validate_json(row["body"]) for row in rows]
+
     def list_all(self, limit: int = 50) -> list[Job]:
         """Newest first (local only: the CLI's `status` without a job id)."""
         with self._db.connect() as conn:

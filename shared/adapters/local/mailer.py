@@ -42,6 +42,13 @@ class OutboxMailer:
         message["Message-ID"] = make_msgid(domain="spaceport.local")
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")
+        if email.inline_images:
+            html_part = message.get_payload()[1]
+            for image in email.inline_images:
+                html_part.add_related(
+                    image.data, maintype="image", subtype=image.subtype, cid=f"<{image.content_id}>",
+                    filename=image.filename, disposition="inline",
+                )  # fmt: skip
         return message
 
     def send(self, email: Email) -> str:

@@ -112,14 +112,18 @@ class SqliteEventBus:
 
     # --- consumer side -------------------------------------------------------------------
 
-    def receive(self, queue: str, max_messages: int = 10) -> list[Received]:
+    def receive(self, queue: str, max_messages: int = 10, job_id: str | None = None) -> list[Received]:
+        """Visible messages of `queue` (only those about `job_id` when given: a runtime that
+        drives one job leaves the others' messages queued)."""
         now = self._clock()
         received: list[Received] = []
+        query = "SELECT * FROM messages WHERE queue = ? AND visible_at <= ?"
+        values: tuple[Any, ...] = (queue, now)
+        if job_id is not None:
+            query += " AND job_id = ?"
+            values = (*values, job_id)
         with self._db.transaction() as conn:
-            rows = conn.execute(
-                "SELECT * FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY id",
-                (queue, now),
-            ).fetchall()
+            rows = conn.execute(query + " ORDER BY id", values).fetchall()
             for row in rows:
                 if len(received) >= max_messages:
                     break

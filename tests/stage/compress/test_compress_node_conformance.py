@@ -87,3 +87,55 @@ def test_reference_tool_reads_the_stage_output(tmp_path: Path) -> None:
     # WHEN splat-transform converts model.sog THEN it decodes exactly what our reader decodes
     _convert(str(tmp_path / "out" / "model.sog"), str(tmp_path / "back.ply"))
     _assert_same(read_ply(tmp_path / "back.ply"), read_sog(tmp_path / "out" / "model.sog"))
+
+
+@pytest.mark.parametrize("degree", [0, 3])
+def test_reference_tool_reads_our_spz_as_we_do(tmp_path: Path, degree: int) -> None:
+    from services.compress.container.spz import read_spz, write_spz
+
+    # GIVEN our SPZ of a model with far splats, faint splats and values at the format's limits
+    splats = synthetic_splats(2000, sh_degree=degree, seed=8)
+    splats.opacities[:10] = -30.0
+    write_spz(tmp_path / "ours.spz", splats)
+    # WHEN splat-transform converts it to PLY
+    _convert(str(tmp_path / "ours.spz"), str(tmp_path / "back.ply"))
+    # THEN it finds the same count and the values our reader decodes (within float32 rounding)
+    ours = read_spz(tmp_path / "ours.spz")
+    _assert_same(read_ply(tmp_path / "back.ply"), ours)
+    err = codec_error(splats, ours)
+    assert err.rotation_max_deg < 0.3 and err.opacity_rms < 0.003
+
+
+def test_we_read_the_reference_tools_spz_v3(tmp_path: Path) -> None:
+    from services.compress.container.spz import read_spz
+
+    # GIVEN an SPZ version 3 written by splat-transform (the Niantic library inside it)
+    splats = synthetic_splats(1500, sh_degree=2, seed=9)
+    write_ply(tmp_path / "in.ply", splats)
+    _convert("--spz-version", "3", str(tmp_path / "in.ply"), str(tmp_path / "ref.spz"))
+    # WHEN we read it and splat-transform decodes it to PLY
+    ours = read_spz(tmp_path / "ref.spz")
+    _convert(str(tmp_path / "ref.spz"), str(tmp_path / "ref_decoded.ply"))
+    # THEN both decodes agree, in the input's order, and are close to the input
+    _assert_same(ours, read_ply(tmp_path / "ref_decoded.ply"))
+    assert len(ours) == len(splats) and ours.sh_degree == 2
+    assert np.abs(ours.means - splats.means).max() < 2.0**-12
+    assert codec_error(splats, ours).rotation_max_deg < 0.3
+
+
+def test_reference_tool_reads_our_streamed_lod_level_by_level(tmp_path: Path) -> None:
+    from services.compress.container.config import Config
+    from services.compress.container.lod import read_lod
+    from services.compress.container.program import run
+
+    # GIVEN the stage's streamed SOG of a model with SH (three levels, several leaves and file units)
+    write_ply(tmp_path / "model.ply", synthetic_splats(6000, sh_degree=1, seed=10))
+    lod = {"lod_min_splats": 0, "lod_levels": 3, "lod_leaf_splats": 2048, "lod_file_splats": 4096}
+    run(Config(sh_iterations=2, **lod), tmp_path, tmp_path / "out")
+    meta = tmp_path / "out" / "lod" / "lod-meta.json"
+    ours = read_lod(meta)
+    for level, splats in enumerate(ours):
+        # WHEN splat-transform reads one level of it (-L) to PLY
+        _convert("-L", str(level), str(meta), str(tmp_path / f"level{level}.ply"))
+        # THEN it finds that level's count and the values our reader decodes
+        _assert_same(read_ply(tmp_path / f"level{level}.ply"), splats)

@@ -135,3 +135,40 @@ def test_opensplat_model_compresses_about_20x(tmp_path: Path) -> None:
     assert metrics["splats_in"] == 28_838 and metrics["ratio"] > 18
     assert metrics["codec_error"]["positions_mean_abs"] < 1e-4
     assert metrics["codec_error"]["rotation_max_deg"] < 1.0
+
+
+@pytest.mark.slow
+def test_stage_lists_every_output_and_writes_spz_and_lod_above_the_threshold(tmp_path: Path) -> None:
+    from services.compress.container.lod import read_lod
+    from services.compress.container.spz import read_spz
+
+    # GIVEN a model above a (small) streamed-LOD threshold
+    write_ply(tmp_path / "model.ply", synthetic_splats(6000, sh_degree=1))
+    lod = {"lod_min_splats": 5000, "lod_levels": 3, "lod_leaf_splats": 2048, "lod_file_splats": 4096}
+    # WHEN the stage runs
+    assert _run(tmp_path, tmp_path / "out", FAST | lod) == 0
+    out = tmp_path / "out"
+    metrics = json.loads((out / "metrics.json").read_text())
+    # THEN model.sog, sog/, model.spz and lod/ are listed with the sizes they have on disk
+    listed = {o["path"]: o for o in metrics["outputs"]}
+    assert sorted(listed) == ["lod/", "model.sog", "model.spz", "sog/"]
+    for path, entry in listed.items():
+        files = [out / path] if not path.endswith("/") else [p for p in (out / path).rglob("*") if p.is_file()]
+        assert entry["bytes"] == sum(f.stat().st_size for f in files) and entry["files"] == len(files)
+    assert listed["model.spz"]["format"] == "spz" and listed["lod/"]["format"] == "streamed-sog"
+    # the SPZ and every level decode; the finest level is the whole model
+    spz = read_spz(out / "model.spz")
+    assert len(spz) == metrics["splats_out"] and metrics["spz"]["codec_error"]["rotation_max_deg"] < 0.3
+    assert metrics["spz"]["bytes"] < metrics["ply_bytes"] / 3
+    levels = read_lod(out / "lod" / "lod-meta.json")
+    assert [len(level) for level in levels] == metrics["lod"]["levels"]
+    assert metrics["lod"]["levels"][0] == metrics["splats_out"] and len(levels) == 3
+    assert metrics["lod"]["first_render_bytes"] < metrics["lod"]["bytes"] / 3
+
+
+def test_small_models_get_no_streamed_lod(tmp_path: Path) -> None:
+    write_ply(tmp_path / "model.ply", synthetic_splats(500, sh_degree=0))
+    assert _run(tmp_path, tmp_path / "out", FAST | {"write_spz": False}) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["lod"] is None and metrics["spz"] is None and not (tmp_path / "out" / "lod").exists()
+    assert [o["path"] for o in metrics["outputs"]] == ["model.sog", "sog/"]

@@ -52,9 +52,11 @@ def test_stage_trains_and_writes_model_previews_and_metrics(sfm_dir, tmp_path):
     assert len(ply["x"]) == metrics["n_gaussians"] > 400  # densified beyond the SfM points
     assert [k for k in ply if k.startswith("f_rest_")] == [f"f_rest_{i}" for i in range(9)]
     previews = sorted((out / "previews").iterdir())
-    assert [p.name for p in previews] == ["view_000.png", "view_008.png"]
-    with Image.open(previews[0]) as img:
-        assert img.size == (128, 48)  # render and photo side by side
+    assert [p.name for p in previews] == ["view_000.jpg", "view_000.png", "view_008.jpg", "view_008.png"]
+    assert metrics["previews"] == ["view_000.png", "view_008.png"]
+    with Image.open(previews[1]) as img, Image.open(previews[0]) as web:
+        assert img.size == web.size == (128, 48)  # render and photo side by side; the JPEG for reports
+    assert metrics["sh_degree"] == FAST.get("sh_degree", 3) and metrics["max_gaussians"] > 0
     progress = json.loads((out / "progress.json").read_text())
     assert progress["phase"] == "done" and progress["step"] == 200
     # Checkpoints went to <output>/checkpoints by default; the last one marks training as complete.
@@ -142,7 +144,7 @@ def test_dockerfile_entrypoint_module_exists():
     text = (REPO / "services/train/container/Dockerfile").read_text()
     module = re.search(r'ENTRYPOINT \["python", "-m", "([\w.]+)"\]', text).group(1)
     assert (REPO / (module.replace(".", "/") + ".py")).exists()
-    assert '".[train]"' in text
+    assert re.search(r'"\.\[train[,\]]', text)  # installs the [train] extra (plus [lpips])
 
 
 def test_an_unreadable_image_fails_with_its_name(tmp_path):

@@ -1,14 +1,15 @@
-"""Lambda handlers never import torch, pycolmap, gsplat (or numpy/PIL): a fresh interpreter proves it."""
+"""Lambda handlers never import torch, pycolmap, gsplat, PyAV (or numpy/PIL): a fresh interpreter
+proves it."""
 
 import subprocess
 import sys
 
 import pytest
 
-HEAVY = {"torch", "pycolmap", "gsplat", "numpy", "PIL"}
+HEAVY = {"torch", "pycolmap", "gsplat", "numpy", "PIL", "av"}
 
 
-@pytest.mark.parametrize("service", ["ingest", "sfm", "train", "compress", "notify"])
+@pytest.mark.parametrize("service", ["ingest", "sfm", "train", "compress", "notify", "reconcile"])
 def test_handler_import_pulls_in_no_heavy_module(service):
     probe = (
         f"import sys; import services.{service}.handler; "

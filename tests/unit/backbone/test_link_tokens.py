@@ -172,3 +172,34 @@ def test_open_link_refuses_another_buckets_object():
     token = sign(SECRET, URI.replace("spaceport-bucket", "other-bucket"), NOW + 60, now=NOW)
     with pytest.raises(LinkMalformed):
         open_link(token, SECRET, MemoryStore(), "spaceport-bucket", NOW)
+
+
+LOD_META = "s3://spaceport-bucket/jobs/abcdefghjkmnpqrstvwx/compress/lod/lod-meta.json"
+
+
+def test_a_streamed_models_link_ends_in_its_manifest_name_so_relative_files_resolve():
+    # GIVEN the link of a streamed model's lod-meta.json
+    store = TokenLinkStore(MemoryStore(), lambda: SECRET, "https://api.example.com/v1", clock=lambda: NOW)
+    url = store.link(LOD_META, 3600)
+    assert url.endswith("/lod-meta.json") and link_url("https://a/", "T", URI) == "https://a/links/T"
+    token = url.split("/links/")[1].split("/")[0]
+    # WHEN a viewer asks for the files the manifest names, relative to that URL
+    direct = MemoryStore()
+    for path, key in [("lod-meta.json", "lod/lod-meta.json"), ("0_0/meta.json", "lod/0_0/meta.json"),
+                      ("3_1/means_l.webp", "lod/3_1/means_l.webp")]:  # fmt: skip
+        # THEN each opens the object at that path beside the manifest
+        location = open_link(token, SECRET, direct, "spaceport-bucket", NOW, path)
+        assert location == direct.link(LOD_META.replace("lod/lod-meta.json", key), DIRECT_LINK_S)
+
+
+@pytest.mark.parametrize("path", ["../model.sog", "0_0/../../model.sog", "", "0_0//meta.json", "./x", "a\\..\\b"])
+def test_a_manifest_link_opens_nothing_outside_its_folder(path: str):
+    token = sign(SECRET, LOD_META, NOW + 60, now=NOW)
+    with pytest.raises(LinkMalformed):
+        open_link(token, SECRET, MemoryStore(), "spaceport-bucket", NOW, path)
+
+
+def test_a_link_to_any_other_file_opens_no_other_files():
+    token = sign(SECRET, URI, NOW + 60, now=NOW)  # model.sog
+    with pytest.raises(LinkMalformed, match="lod-meta.json"):
+        open_link(token, SECRET, MemoryStore(), "spaceport-bucket", NOW, "metrics.json")

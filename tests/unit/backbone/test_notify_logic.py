@@ -138,4 +138,51 @@ def test_a_local_run_reports_what_the_cloud_would_cost(world):
         world.table.items[JOB_ID]["stages"][stage]["instance_type"] = "local"
     notify.handle(success(), world.ports, PIPELINE)
     text = world.mailer.sent[0].text
-    assert "Cloud cost of this job (estimate): about $" in text and "$0.00" not in text
+    assert "The same job in the cloud (estimate): about $" in text and "$0.00" not in text
+
+
+COMPRESS_WITH_ALL_OUTPUTS = {
+    "status": "succeeded", "splats_in": 2_000_000, "splats_out": 1_990_000, "ply_bytes": 494_000_000,
+    "sog_bytes": 22_000_000, "ratio": 22.5,
+    "lod": {"levels": [1_990_000, 1_040_000, 560_000, 300_000], "files": 64, "bytes": 43_000_000,
+            "first_render_bytes": 3_400_000, "encode_seconds": 300.0},
+    "outputs": [
+        {"path": "model.sog", "format": "sog", "bytes": 22_000_000, "files": 1},
+        {"path": "sog/", "format": "sog-unbundled", "bytes": 21_990_000, "files": 8},
+        {"path": "model.spz", "format": "spz", "bytes": 41_000_000, "files": 1},
+        {"path": "lod/", "format": "streamed-sog", "bytes": 43_000_000, "files": 64},
+    ],
+}  # fmt: skip
+
+
+def test_report_and_email_list_every_model_file_with_its_size(world):
+    # GIVEN a large model: the compress stage wrote model.sog, sog/, model.spz and a streamed lod/
+    compress = stage_uri(BUCKET, JOB_ID, "compress")
+    world.store.put_bytes(compress + "metrics.json", json.dumps(COMPRESS_WITH_ALL_OUTPUTS).encode())
+    # WHEN the success is notified
+    notify.handle(success(), world.ports, PIPELINE)
+    # THEN the job's outputs include the new files, each linked
+    job = world.table.get(JOB_ID)
+    assert job.outputs["model.spz"] == compress + "model.spz"
+    assert job.outputs["lod/lod-meta.json"] == compress + "lod/lod-meta.json"
+    # AND report.json lists PLY, SOG, SPZ and the streamed SOG with sizes and links
+    report = json.loads(world.store.get_bytes(stage_uri(BUCKET, JOB_ID, "notify") + "report.json"))
+    listed = {entry["name"]: entry for entry in report["outputs"]}
+    assert list(listed) == ["model.ply", "model.sog", "model.spz", "lod/"]
+    assert listed["model.ply"]["bytes"] == 494_000_000 and listed["model.spz"]["bytes"] == 41_000_000
+    assert listed["lod/"]["files"] == 64 and listed["lod/"]["first_render_bytes"] == 3_400_000
+    assert all(entry["link"] == report["links"][name] for name, entry in listed.items() if name != "lod/")
+    assert listed["lod/"]["link"] == report["links"]["lod/lod-meta.json"]
+    # AND the email names each file with its size
+    (email,) = world.mailer.sent
+    for name, size in (("model.ply", "494 MB"), ("model.sog", "22 MB"), ("model.spz", "41 MB"),
+                       ("lod/", "43 MB, 3.4 MB before the first picture")):  # fmt: skip
+        assert f"{name}: {size}" in email.text
+        assert f"<th align=left>{name}</th><td>{size}</td>" in email.html
+
+
+def test_report_of_an_older_compress_stage_still_lists_the_sog(world):
+    notify.handle(success(), world.ports, PIPELINE)
+    report = json.loads(world.store.get_bytes(stage_uri(BUCKET, JOB_ID, "notify") + "report.json"))
+    assert [(e["name"], e["bytes"]) for e in report["outputs"]] == [("model.ply", 29_760_000), ("model.sog", 1_200_000)]
+    assert "model.spz" not in world.table.get(JOB_ID).outputs

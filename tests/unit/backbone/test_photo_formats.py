@@ -69,14 +69,15 @@ def test_signatures_tell_photos_from_lookalikes(head, expected):
 def test_a_photo_is_taken_by_content_whatever_its_name_and_other_files_are_named_with_a_reason():
     jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 60
     names = ["a.JPG", "b", "c.jpg", "d.CR2", "e.MOV", "f.txt", "job.json", "sub/job.json", "g.jpg"]
-    heads = {"a.JPG": jpeg, "b": jpeg, "c.jpg": b"<html>", "f.txt": b"hello", "sub/job.json": b"{}"}
+    heads = {"a.JPG": jpeg, "b": jpeg, "c.jpg": b"<html>", "e.MOV": b"not a movie", "f.txt": b"hello",
+             "sub/job.json": b"{}"}
     selection = select_photos(names, heads)
     assert selection.photos == ["a.JPG", "b"]
     reasons = {s.name: s.reason for s in selection.skipped}
     assert reasons == {
         "c.jpg": Skip.NOT_PHOTO,
         "d.CR2": Skip.RAW,
-        "e.MOV": Skip.VIDEO,
+        "e.MOV": Skip.NOT_VIDEO,
         "f.txt": Skip.NOT_PHOTO,
         "g.jpg": Skip.EMPTY,
         "sub/job.json": Skip.NOT_PHOTO,

@@ -4,8 +4,9 @@ import json
 
 from services.ingest.logic import job_view
 from services.notify import logic as notify
-from services.notify.emails import success_email
-from services.notify.report import build_report, render_html
+from services.notify.emails import Delivery, success_email
+from services.notify.page import render_html
+from services.notify.report import build_report
 from shared.causes import CauseCode, advice_for
 from shared.layout import stage_uri
 from shared.quality import POOR_PSNR_DB, POOR_REGISTRATION, assess_quality
@@ -74,9 +75,16 @@ def test_a_good_model_with_flagged_photos_is_ready_and_names_them():
     job = done_job()
     report = build_report(job, {"sfm": SHAKEN_SFM, "train": METRICS["train"]}, {}, STARTED)
     assert report["quality"]["assessment"] == {"poor": False, "reasons": [], "advice": []}
-    email = success_email(job, report, {"viewer": "v"}, None)
+    email = success_email(job, report, {"viewer": "v"}, Delivery("links", "s3://bucket/inbox/site/"))
     assert "ready" in email.subject and "3 photos are blurred" in email.text
     assert "3 photos are blurred" in render_html(report)
+
+
+def test_a_local_delivery_says_poor_too():
+    job = done_job()
+    report = build_report(job, {"sfm": SHAKEN_SFM, "train": {**METRICS["train"], "psnr": 19.0}}, {}, STARTED)
+    email = success_email(job, report, {}, Delivery("files", "/tmp/inbox", viewer_command="spaceport view x"))
+    assert "quality is poor" in email.subject and "Hold still" in email.text and "ready" not in email.text
 
 
 def test_status_and_cli_show_the_assessment_and_the_capture_checks():

@@ -12,13 +12,13 @@ from services.train import logic as train
 from shared.causes import CauseCode
 from shared.consumer import consume
 from shared.errors import TransientError
-from shared.events import JobCancelRequested, JobFailed, SfmCompleted, StageStarted
+from shared.events import JobCancelRequested, JobFailed, SfmCompleted, StageStarted, TrainingCompleted
 from shared.jobs import JobState
 from shared.ports import Envelope
 from shared.stage import FailureReport
 from tests.support.fakes import BUCKET, FakeWorld, test_pipeline
 from tests.support.photos import jpeg_bytes
-from tests.support.sagemaker import fail_stage, finish_stage
+from tests.support.sagemaker import description, fail_stage, finish_stage
 
 PIPELINE = test_pipeline()
 
@@ -153,3 +153,64 @@ def test_a_poison_message_fails_the_job_on_its_last_delivery(world, job):
         consume("sfm", explode, last, world.ports, PIPELINE)
     assert world.table.get(job.job_id).state is JobState.FAILED
     assert world.bus.of_type(JobFailed)[0].cause is CauseCode.INTERNAL_ERROR
+
+
+def start_train(world, job):
+    run = start_sfm(world)
+    sfm.handle(finish_stage(world.store, "sfm", run.output_uri, run.run_name), world.ports, PIPELINE)
+    train.handle(envelope_of(world.bus.of_type(SfmCompleted)[0]), world.ports, PIPELINE)
+    return world.launcher.runs[f"spaceport-train-{job.job_id}-a1"]
+
+
+def test_a_quota_refusal_fails_the_job_at_once_naming_the_quota_and_instance_type(world, job):
+    run = start_sfm(world)
+    sfm.handle(finish_stage(world.store, "sfm", run.output_uri, run.run_name), world.ports, PIPELINE)
+    world.launcher.quota_refuses = True
+    train.handle(envelope_of(world.bus.of_type(SfmCompleted)[0]), world.ports, PIPELINE)  # no retry: no raise
+    (failed,) = world.bus.of_type(JobFailed)
+    assert failed.stage == "train" and failed.cause is CauseCode.SERVICE_QUOTA
+    assert '"ml.g4dn.xlarge for spot training job usage"' in failed.advice  # spot: the separate quota
+    assert "Service Quotas" in failed.advice and "TrainInstanceType" in failed.advice
+    assert "TrainUseSpot=false" in failed.advice and "ml.g4dn.xlarge" in failed.message
+    stored = world.table.get(job.job_id)
+    assert stored.state is JobState.FAILED and stored.stages["train"].status == "failed"
+    assert world.launcher.launch_calls[-1] == f"spaceport-train-{job.job_id}-a1"
+
+
+def test_spot_max_wait_relaunches_once_on_demand_then_finishes(world, job):
+    run = start_train(world, job)
+    assert run.spot is True
+    train.handle(fail_stage("train", run.run_name, "", status="Stopped", secondary="MaxWaitTimeExceeded"),
+                 world.ports, PIPELINE)
+    second = world.launcher.runs[f"spaceport-train-{job.job_id}-a2"]
+    assert second.spot is False and world.bus.of_type(JobFailed) == []
+    train.handle(finish_stage(world.store, "train", second.output_uri, second.run_name), world.ports, PIPELINE)
+    assert len(world.bus.of_type(TrainingCompleted)) == 1
+    assert world.table.get(job.job_id).state is JobState.TRAIN_DONE
+
+
+def test_max_runtime_exceeded_fails_as_a_timeout_without_a_relaunch(world, job):
+    run = start_train(world, job)
+    train.handle(fail_stage("train", run.run_name, "", status="Stopped", secondary="MaxRuntimeExceeded"),
+                 world.ports, PIPELINE)
+    (failed,) = world.bus.of_type(JobFailed)
+    assert failed.cause is CauseCode.TIMEOUT and "6 h" in failed.message
+    assert len(world.launcher.runs) == 2  # sfm and one train attempt
+
+
+def test_a_launch_that_finds_its_job_finished_feeds_the_lost_end_state(world, job):
+    run = start_sfm(world)  # ... and its Completed event never arrives
+    finish_stage(world.store, "sfm", run.output_uri, run.run_name)
+    world.launcher.descriptions[run.run_name] = description("sfm", run.run_name, "Completed")
+    sfm.handle(envelope_of(world.bus.events[0]), world.ports, PIPELINE)  # the trigger, redelivered
+    assert len(world.bus.of_type(SfmCompleted)) == 1
+    assert world.table.get(job.job_id).state is JobState.SFM_DONE
+
+
+def test_a_processing_failure_without_exit_message_is_read_from_the_description(world, job):
+    run = start_sfm(world)
+    report = FailureReport(cause=CauseCode.NO_OVERLAP, message="no two photos share features", advice="overlap")
+    world.launcher.descriptions[run.run_name] = description("sfm", run.run_name, "Failed", report.to_message())
+    sfm.handle(fail_stage("sfm", run.run_name, ""), world.ports, PIPELINE)  # event without ExitMessage
+    (failed,) = world.bus.of_type(JobFailed)
+    assert failed.cause is CauseCode.NO_OVERLAP and world.launcher.described == [run.run_name]

@@ -106,7 +106,8 @@ def test_submit_uploads_the_photos_to_the_inbox_and_posts_a_signed_request(tmp_p
     auth = request["headers"]["Authorization"]
     assert auth.startswith("AWS4-HMAC-SHA256 Credential=")  # moto supplies its own test key
     assert "/eu-west-1/execute-api/aws4_request" in auth
-    assert "c" * 20 in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"status --cloud {'c' * 20} --api-url {api}" in out  # pasted, it asks the same API
 
 
 def test_cloud_status_gets_the_job_with_a_signed_request(api, aws, capsys):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from spaceport.cli import CliError, photo_folder
+from spaceport.api import photo_folder
+from spaceport.commands.common import CliError
 from tests.support.photos import jpeg_bytes
 
 
@@ -42,3 +43,42 @@ def test_too_few_photos_are_refused_with_the_local_path(tmp_path):
         photo_folder(tmp_path)
     assert "too_few_images" in str(refused.value) and str(tmp_path) in str(refused.value)
     assert "s3://" not in str(refused.value)
+
+
+def test_one_video_file_is_a_job_with_its_subtitle_and_nothing_else_from_its_folder(tmp_path):
+    from tests.support.videos import video_bytes
+
+    (tmp_path / "DJI_0001.MP4").write_bytes(video_bytes(".mp4"))
+    (tmp_path / "DJI_0001.SRT").write_text("1\n00:00:00,000 --> 00:00:00,100\n[latitude: 1]\n")
+    write(tmp_path, ["other.jpg"])
+    found = photo_folder(tmp_path / "DJI_0001.MP4")
+    assert set(found.files) == {"DJI_0001.MP4", "DJI_0001.SRT"} and found.counted == "1 video"
+
+
+def test_a_file_that_is_not_a_video_is_refused_by_name(tmp_path):
+    write(tmp_path, ["IMG_1.jpg"])
+    with pytest.raises(CliError, match="unreadable_video.*IMG_1.jpg is not a video"):
+        photo_folder(tmp_path / "IMG_1.jpg")
+
+
+def test_a_folder_with_a_video_and_two_photos_is_enough(tmp_path):
+    from tests.support.videos import video_bytes
+
+    write(tmp_path, ["a.jpg", "b.jpg"])
+    (tmp_path / "walk.mov").write_bytes(video_bytes(".mov"))
+    assert photo_folder(tmp_path).counted == "2 photos and 1 video"
+
+
+def test_a_folder_whose_only_video_is_not_one_blames_the_video(tmp_path):
+    (tmp_path / "clip.mp4").write_text("<html>download failed</html>")
+    with pytest.raises(CliError, match="unreadable_video.*clip.mp4"):
+        photo_folder(tmp_path)
+
+
+def test_the_notes_say_what_each_video_gave():
+    from spaceport.photos import photo_notes
+
+    video = {"name": "DJI_0001.MP4", "frames_kept": 95, "used_s": 60.0, "rejected_blurry": 6,
+             "rejected_redundant": 14}
+    (note,) = photo_notes({"photos": {"count": 0, "videos": [video]}})
+    assert note == "DJI_0001.MP4: 95 frames from 60.0 s (skipped: 6 blurry, 14 where the camera barely moved)"

@@ -32,10 +32,12 @@ def test_every_command_has_help(command, capsys):
     assert "usage: spaceport " + command in capsys.readouterr().out
 
 
-def test_unknown_arguments_are_a_usage_error():
+def test_unknown_arguments_are_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["run"])
+        cli.main(["run", "--no-such-flag"])
     assert exit_info.value.code == cli.EXIT_USAGE
+    assert cli.main(["run"]) == cli.EXIT_USAGE
+    assert "PHOTOS_DIR" in capsys.readouterr().err
 
 
 def test_run_on_a_missing_folder_is_an_input_error(tmp_path, capsys):

@@ -129,3 +129,18 @@ def test_list_by_owner_is_newest_first_and_only_that_owner(table):
     table.create(make_job("c" * 20, "you", base + timedelta(hours=2)))
     assert [j.job_id for j in table.list_by_owner("me")] == ["b" * 20, "a" * 20]
     assert [j.job_id for j in table.list_by_owner("me", limit=1)] == ["b" * 20]
+
+
+def test_jobs_are_listed_by_state_for_the_reconciler(tmp_path):
+    from shared.adapters.local import Database, SqliteJobTable
+    from shared.jobs import Job, JobState
+    from shared.options import JobOptions
+
+    table = SqliteJobTable(Database(tmp_path / "db.sqlite"))
+    now = "2026-01-01T00:00:00+00:00"
+    for job_id, state in (("a" * 20, JobState.SFM_RUNNING), ("b" * 20, JobState.SUCCEEDED)):
+        table.create(Job(job_id=job_id, owner="o", email="a@example.com", inbox_uri="s3://b/inbox/x/",
+                         options=JobOptions(), photo_count=8, photo_bytes=1, state=state,
+                         created_at=now, updated_at=now))
+    running = table.list_in_states(frozenset({JobState.SFM_RUNNING, JobState.TRAIN_RUNNING}))
+    assert [job.job_id for job in running] == ["a" * 20]

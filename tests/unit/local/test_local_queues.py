@@ -144,3 +144,14 @@ def test_queues_survive_a_new_bus_on_the_same_file(tmp_path, clock):
     SqliteEventBus(Database(path), clock=clock).publish(submitted())
     (message,) = SqliteEventBus(Database(path), clock=clock).receive("sfm")
     assert message.envelope.detail["job_id"] == JOB
+
+
+def test_a_receive_for_one_job_leaves_other_jobs_messages_queued(bus):
+    other = submitted().model_copy(update={"job_id": "b" * 20})
+    bus.publish(submitted())
+    bus.publish(other)
+    (mine,) = bus.receive("sfm", job_id=JOB)
+    assert mine.job_id == JOB
+    assert bus.receive("sfm", job_id=JOB) == []  # in flight
+    (theirs,) = bus.receive("sfm")  # an unfocused receive still sees the other job
+    assert theirs.job_id == "b" * 20

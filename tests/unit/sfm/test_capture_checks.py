@@ -18,10 +18,10 @@ from services.sfm.container.capture import (
 )
 from services.sfm.container.diagnosis import capture_cause, geometry_cause
 from services.sfm.container.focal_tags import focal_tag_warnings, vet_focal_tags
+from services.sfm.container.frame_measures import laplacian_variance
 from services.sfm.container.photo_measures import (
     directional_sharpness,
     exposure,
-    laplacian_variance,
     luma,
     sharpness,
     stretch_contrast,

@@ -429,12 +429,12 @@ CASES: dict[str, Case] = {
         mentions=("DJI_0.DNG", "RAW"),
         source="ODM#1831",
     ),
-    "videos and sidecars (.MP4 .SRT .xmp .AAE)": Case(
+    "a file named as a video that is not one, and sidecars (.MP4 .SRT .xmp .AAE)": Case(
         _plus(
             lambda f: [pf.write(f / n, b"x" * 64) for n in ("DJI_0001.MP4", "DJI_0001.SRT", "a.xmp", "b.AAE")]
         ),
         photos=8,
-        mentions=("DJI_0001.MP4", "video", "DJI_0001.SRT"),
+        mentions=("DJI_0001.MP4", "not one", "DJI_0001.SRT"),
     ),
     "masks/ folder, nerfstudio layout (images/ + masks/, same stem)": Case(
         _build_masks("nerfstudio"), photos=8, masked=8, check=_disc_masked("images/IMG_0001.jpg")

@@ -3,14 +3,17 @@
 import numpy as np
 import pytest
 
+from services.sfm.container.evaluation import rotation_angle_deg
 from services.sfm.container.geo import (
     WGS84_A,
+    dji_attitude_from_rotation,
     enu_to_wgs84,
+    rotation_from_dji_attitude,
     umeyama,
     wgs84_to_ecef,
     wgs84_to_enu,
 )
-from services.sfm.container.georef import fit_enu, gps_origin, is_well_spread
+from services.sfm.container.georef import fit_enu, is_well_spread
 
 ORIGIN = (47.3769, 8.5417, 400.0)
 
@@ -61,7 +64,7 @@ def test_enu_fit_ignores_one_gps_outlier():
     centres = (enu - 3.0) / 8.0  # the model frame: shifted and scaled
     noisy = enu + rng.normal(0, 0.05, enu.shape)
     noisy[4] += [40.0, 0.0, 0.0]  # one photo with a GPS jump
-    sim, inliers = fit_enu(centres, noisy)
+    sim, inliers, _ = fit_enu(centres, noisy, np.full_like(noisy, 0.05))
     assert not inliers[4] and inliers.sum() == 11
     assert sim.scale == pytest.approx(8.0, rel=1e-2)
 
@@ -74,5 +77,22 @@ def test_collinear_or_clustered_gps_cannot_georeference():
     assert is_well_spread(grid)
 
 
-def test_origin_is_mean_position_at_the_lowest_altitude():
-    assert gps_origin([(10.0, 20.0, 100.0), (10.2, 20.4, 50.0)]) == pytest.approx((10.1, 20.2, 50.0))
+def test_dji_gimbal_angles_point_the_camera_where_dji_says():
+    down_north = rotation_from_dji_attitude(0.0, -90.0, 0.0)  # world from camera, columns x, y, z
+    np.testing.assert_allclose(down_north[:, 2], [0, 0, -1], atol=1e-12)  # looks straight down
+    np.testing.assert_allclose(-down_north[:, 1], [0, 1, 0], atol=1e-12)  # top of the image to the north
+    east_level = rotation_from_dji_attitude(90.0, 0.0, 0.0)
+    np.testing.assert_allclose(east_level[:, 2], [1, 0, 0], atol=1e-12)
+    oblique = rotation_from_dji_attitude(30.0, -60.0, 0.0)[:, 2]
+    assert np.degrees(np.arctan2(oblique[0], oblique[1])) == pytest.approx(30.0)  # heading, clockwise from north
+    assert np.degrees(np.arcsin(oblique[2])) == pytest.approx(-60.0)
+    right_down = rotation_from_dji_attitude(0.0, 0.0, 10.0)[:, 0]  # positive roll dips the image's right side
+    assert right_down[2] == pytest.approx(-np.sin(np.radians(10.0)))
+
+
+@pytest.mark.parametrize("angles", [(30.0, -60.0, 5.0), (-170.0, -89.5, -2.0), (179.0, 10.0, 0.0), (45.0, -90.0, 0.0)])
+def test_dji_attitude_round_trips_through_a_rotation(angles):
+    rotation = rotation_from_dji_attitude(*angles)
+    assert rotation_angle_deg(rotation_from_dji_attitude(*dji_attitude_from_rotation(rotation)).T @ rotation) < 1e-6
+    if angles[1] > -89.0:
+        assert dji_attitude_from_rotation(rotation) == pytest.approx(angles, abs=1e-9)

@@ -67,3 +67,9 @@ def test_unknown_matcher_is_rejected():
 )
 def test_numbered_sequence_detection(given, expected):
     assert is_numbered_sequence(given) is expected
+
+
+def test_video_frames_are_matched_in_sequence_even_with_gps_from_their_subtitle():
+    frames = [f"DJI_0001_{k * 15:06d}.jpg" for k in range(60)] + [f"IMG_{k}.jpg" for k in range(5)]
+    plan = choose_matcher("auto", frames, n_gps=60, cfg=CFG, n_frames=60)
+    assert (plan.first, plan.fallback) == ("sequential", "exhaustive") and "video frames" in plan.reason

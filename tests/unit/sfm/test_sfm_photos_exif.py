@@ -77,6 +77,14 @@ def test_focal_from_sensor_table_when_no_35mm_equivalent():
     assert focal == pytest.approx(4.5 / 6.17 * 1600)
 
 
+def test_sensor_width_beats_the_rounded_35mm_equivalent():
+    """A 16:9 frame from a DJI 4:3 sensor: the 35 mm tag (20, for the full 4:3 diagonal) gives 9 % too short."""
+    exif = ExifInfo(make="DJI", model="FC330", focal_mm=3.61, focal_35mm=20)
+    focal, source = focal_prior_px(exif, 1600, 900)
+    assert source == "exif_sensor"
+    assert focal == pytest.approx(3.61 / 6.17 * 1600)
+
+
 def test_missing_focal_uses_the_default_prior():
     focal, source = focal_prior_px(ExifInfo(make="Unknown", model="Cam", focal_mm=5.0), 640, 480)
     assert source == "prior"
@@ -85,15 +93,15 @@ def test_missing_focal_uses_the_default_prior():
 
 def test_gps_parsing_handles_hemispheres_and_altitude_below_sea_level():
     gps = {1: "S", 2: (33.0, 52.0, 4.2), 3: "W", 4: (151.0, 12.0, 36.0), 5: b"\x01", 6: 12.5}
-    lat, lon, alt = parse_gps(gps)
-    assert lat == pytest.approx(-(33 + 52 / 60 + 4.2 / 3600))
-    assert lon == pytest.approx(-(151 + 12 / 60 + 36 / 3600))
-    assert alt == pytest.approx(-12.5)
+    fix = parse_gps(gps)
+    assert fix.lat == pytest.approx(-(33 + 52 / 60 + 4.2 / 3600))
+    assert fix.lon == pytest.approx(-(151 + 12 / 60 + 36 / 3600))
+    assert fix.alt == pytest.approx(-12.5)
 
 
-def test_gps_absent_or_zero_is_none():
+def test_gps_absent_is_none_and_zero_is_unusable():
     assert parse_gps({}) is None
-    assert parse_gps({1: "N", 2: (0.0, 0.0, 0.0), 3: "E", 4: (0.0, 0.0, 0.0)}) is None
+    assert not parse_gps({1: "N", 2: (0.0, 0.0, 0.0), 3: "E", 4: (0.0, 0.0, 0.0)}).usable
 
 
 def test_gps_and_focal_are_read_from_a_written_jpeg(tmp_path):
@@ -103,7 +111,8 @@ def test_gps_and_focal_are_read_from_a_written_jpeg(tmp_path):
            4: (IFDRational(98), IFDRational(5), IFDRational(21096, 1000)), 5: b"\x00", 6: IFDRational(3394, 10)}
     save_jpeg(src / "a.jpg", marked_pixels(), make="DJI", model="FC6310", focal=8.8, gps=gps)
     photo = prepare_photos(src, tmp_path / "work", 1000).photos[0]
-    assert photo.exif.gps == pytest.approx((30 + 10 / 60 + 15.25 / 3600, -(98 + 5 / 60 + 21.096 / 3600), 339.4))
+    fix = photo.exif.gps
+    assert (fix.lat, fix.lon, fix.alt) == pytest.approx((30 + 10 / 60 + 15.25 / 3600, -(98 + 5 / 60 + 21.096 / 3600), 339.4))
     assert photo.focal_source == "exif_sensor"
     assert photo.focal_px == pytest.approx(8.8 / 13.2 * 80)
 

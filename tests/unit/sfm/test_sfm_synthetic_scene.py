@@ -5,8 +5,10 @@ import pytest
 from PIL import Image
 
 from services.sfm.container.photos import prepare_photos
+from services.sfm.container.geo import rotation_from_dji_attitude, wgs84_to_enu
 from spaceport.synthetic import TRUTH_FILE, load_truth, render_scene
-from spaceport.synthetic.render import render_view
+from spaceport.synthetic.exif import make_exif, replace_exif
+from spaceport.synthetic.render import DroneFlight, render_view
 from spaceport.synthetic.scene import make_scene, trace
 
 
@@ -26,7 +28,8 @@ def test_drone_photos_carry_focal_and_gps_exif(tmp_path):
     for photo, image in zip(photos, truth.images, strict=True):
         assert photo.focal_source == "exif_35mm"
         assert photo.focal_px == pytest.approx(truth.fx, rel=0.03)  # 35 mm focal is rounded to a mm
-        assert photo.exif.gps == pytest.approx(tuple(image.gps), abs=1e-3)  # EXIF keeps mm
+        fix = photo.exif.gps
+        assert (fix.lat, fix.lon, fix.alt) == pytest.approx(tuple(image.gps), abs=1e-3)  # EXIF keeps mm
 
 
 def test_ground_truth_poses_match_the_rendered_geometry():
@@ -67,3 +70,39 @@ def test_ground_truth_poses_match_the_rendered_geometry():
 def test_unknown_scene_kind_is_rejected(tmp_path):
     with pytest.raises(ValueError):
         render_scene("city", tmp_path, n_images=1)  # type: ignore[arg-type]
+
+
+def test_exif_rewrite_keeps_the_pixels_and_the_xmp(tmp_path):
+    render_scene("drone", tmp_path / "d", n_images=1, width=64, height=48, seed=2,
+                 flight=DroneFlight(attitude_xmp=True))
+    path = tmp_path / "d" / "DJI_0001.jpg"
+    pixels = np.asarray(Image.open(path))
+    replace_exif(path, make_exif("A", "B", 4.0, 24, (1.0, 2.0, None)))
+    image = Image.open(path)
+    assert np.array_equal(np.asarray(image), pixels)
+    gps = image.getexif().get_ifd(0x8825)
+    assert 6 not in gps and float(gps[2][0]) == 1.0  # a 2D fix
+    assert b"GimbalYawDegree" in image.info["xmp"]
+
+
+def test_drone_flight_options_shape_the_scene(tmp_path):
+    """Flat ground, two altitudes, noisy GPS that does not change the photos, XMP attitude = the truth."""
+    flight = DroneFlight(terrain="flat", tilt_deg=0.0, altitudes_m=(30.0, 50.0), gps_sigma_m=(2.0, 4.0),
+                         attitude_xmp=True)
+    truth = render_scene("drone", tmp_path / "a", n_images=6, width=64, height=48, seed=4, flight=flight)
+    heights = sorted(round(im.centre[2] / 10) * 10 for im in truth.images)
+    assert heights == [30, 30, 30, 50, 50, 50]
+    assert all(np.allclose(im.R[2], [0, 0, -1]) for im in truth.images)  # nadir: optical axis down
+    gps = wgs84_to_enu(np.array([im.gps for im in truth.images]), tuple(truth.origin))
+    error = gps - np.array([im.centre for im in truth.images])
+    assert 0.2 < np.abs(error[:, :2]).max() < 10.0 and np.abs(error[:, 2]).max() < 20.0
+    exact = render_scene("drone", tmp_path / "b", n_images=6, width=64, height=48, seed=4,
+                         flight=DroneFlight(terrain="flat", tilt_deg=0.0, altitudes_m=(30.0, 50.0)))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / "DJI_0001.jpg")),
+                          np.asarray(Image.open(tmp_path / "b" / "DJI_0001.jpg")))
+    assert exact.images[0].centre.tolist() == truth.images[0].centre.tolist()
+    photo = prepare_photos(tmp_path / "a", tmp_path / "w", 1000).photos[0]
+    attitude = [photo.exif.attitude[k] for k in ("GimbalYawDegree", "GimbalPitchDegree", "GimbalRollDegree")]
+    world_from_camera = rotation_from_dji_attitude(*attitude)
+    assert np.abs(world_from_camera - truth.images[0].R.T).max() < 1e-3  # XMP keeps 0.01 deg
+    assert make_scene("drone", np.random.default_rng(0), flat=True).amplitude == 0.0
