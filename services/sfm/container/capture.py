@@ -32,6 +32,9 @@ CLIPPED_FRACTION = 0.25
 # Clean sets: lowest ratio 0.17 (banana); a 25-pixel shake reads 0.01-0.04.
 BLUR_RATIO = 0.1
 SHARP_QUANTILE = 0.75
+# Sharpness is compared within one camera at one size (a video's frames are softer than photos):
+# each camera with at least this many photos is its own reference; smaller ones use the whole set.
+MIN_CAMERA_PHOTOS = 4
 # SIFT features below which a photo is called featureless: a share of the set's median count (the
 # extraction cap changes with the preset and the image size), and never fewer than FEW_FEATURES_MIN
 # (a photo needs ~15 matched 3D points to be placed). Clean sets: lowest 0.58 of the median and
@@ -50,8 +53,9 @@ class PhotoFigures:
     dark_fraction: float  # share of pixels clipped dark
     bright_fraction: float  # share of pixels clipped bright
     sharpness: float  # photo_measures.sharpness (weakest direction, variance-normalised)
-    sharpness_ratio: float = 1.0  # sharpness / the set's upper-quartile sharpness
+    sharpness_ratio: float = 1.0  # sharpness / the upper-quartile sharpness of its camera (or the set)
     features: int | None = None  # SIFT keypoints extracted (None before extraction)
+    camera: str = ""  # photos with the same camera and size are compared for sharpness
 
     def to_json(self) -> dict:
         return {k: round(v, 5) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -111,9 +115,10 @@ def assess(photos: list[PhotoFigures]) -> CaptureFindings:
     findings = CaptureFindings(photos)
     if not photos:
         return findings
-    reference = float(np.quantile([p.sharpness for p in photos], SHARP_QUANTILE))
+    reference = _sharpness_references(photos)
     for photo in photos:
-        photo.sharpness_ratio = photo.sharpness / reference if reference > 0 else 1.0
+        ref = reference[photo.camera]
+        photo.sharpness_ratio = photo.sharpness / ref if ref > 0 else 1.0
         if photo.luma_mean < DARK_MEAN_LUMA:
             findings.dark.append(photo.original)
         if photo.dark_fraction > CLIPPED_FRACTION:
@@ -123,6 +128,16 @@ def assess(photos: list[PhotoFigures]) -> CaptureFindings:
         if photo.sharpness_ratio < BLUR_RATIO:
             findings.blurred.append(photo.original)
     return findings
+
+
+def _sharpness_references(photos: list[PhotoFigures]) -> dict[str, float]:
+    """Upper-quartile sharpness per camera; cameras with few photos get the whole set's."""
+    whole = float(np.quantile([p.sharpness for p in photos], SHARP_QUANTILE))
+    by_camera: dict[str, list[float]] = {}
+    for photo in photos:
+        by_camera.setdefault(photo.camera, []).append(photo.sharpness)
+    return {camera: float(np.quantile(values, SHARP_QUANTILE)) if len(values) >= MIN_CAMERA_PHOTOS else whole
+            for camera, values in by_camera.items()}
 
 
 def add_feature_counts(findings: CaptureFindings, counts: dict[str, int]) -> None:
@@ -164,6 +179,7 @@ def measure_set(photos: list, work_images: Path, masks_dir: Path | None) -> Capt
     for photo in photos:
         mask = masks_dir / f"{photo.name}.png" if masks_dir is not None else None
         figures.append(measure_photo(work_images / photo.name, photo.name, photo.original or photo.name, mask))
+        figures[-1].camera = "|".join(map(str, photo.camera_key))
     return assess(figures)
 
 

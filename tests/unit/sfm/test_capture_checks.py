@@ -121,6 +121,18 @@ def test_half_the_set_blurred_is_still_found_against_the_sharp_quartile():
     assert assess(photos).blurred == [f"p{k}" for k in range(1, 16, 2)]
 
 
+def test_sharpness_is_compared_within_one_camera():
+    photos = [figures(f"photo{k}", sharp=0.2) for k in range(8)]
+    photos += [figures(f"frame{k}", sharp=0.015 if k else 0.001) for k in range(6)]  # a softer video
+    for p in photos[8:]:
+        p.camera = "video"
+    findings = assess(photos)
+    assert findings.blurred == ["frame0"]  # not every frame against the photos
+    lone = [figures(f"p{k}", sharp=0.2) for k in range(8)] + [figures("other", sharp=0.01)]
+    lone[-1].camera = "a second camera with one photo"
+    assert assess(lone).blurred == ["other"]  # too few to be its own reference: the set's
+
+
 def test_few_features_are_relative_to_the_set_and_absolute_when_none_were_found():
     photos = [figures(f"p{k}") for k in range(6)]
     findings = assess(photos)
@@ -142,7 +154,7 @@ def test_measured_working_copies_flag_the_dark_and_the_shaken(tmp_path):
         if k == 4:
             rgb = motion_blur(rgb, 25)
         Image.fromarray(rgb).save(work / f"p{k}.jpg", quality=95)
-        photos.append(SimpleNamespace(name=f"p{k}.jpg", original=f"day/p{k}.JPG"))
+        photos.append(SimpleNamespace(name=f"p{k}.jpg", original=f"day/p{k}.JPG", camera_key=("", "", 320, 240)))
     findings = measure_set(photos, work, tmp_path / "no-masks")
     assert findings.dark == ["day/p1.JPG"]
     assert findings.blurred == ["day/p4.JPG"]
@@ -153,7 +165,7 @@ def test_only_feature_detection_sees_the_stretched_dark_photos(tmp_path):
     work.mkdir()
     Image.fromarray(darken(texture(), 0.1)).save(work / "dark.jpg", quality=95)
     Image.fromarray(texture(1)).save(work / "fine.jpg", quality=95)
-    photos = [SimpleNamespace(name="dark.jpg", original="dark.jpg"), SimpleNamespace(name="fine.jpg", original="fine.jpg")]
+    photos = [SimpleNamespace(name=n, original=n, camera_key=()) for n in ("dark.jpg", "fine.jpg")]
     findings = measure_set(photos, work, None)
     before = (work / "dark.jpg").read_bytes()
     folder = feature_images(findings, work, sift)
