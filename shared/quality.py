@@ -5,10 +5,11 @@ placed in 3D is far below what clean photo sets give, the email, report, status 
 quality is poor instead of "ready", with the capture checks of the SfM stage as the reasons
 (services/sfm/container/capture.py, metrics `capture`).
 
-Bands, measured with bench/capture_bench.py (preview preset, the CPU default):
-- held-out PSNR: clean sets give 25.8 dB (banana) to 31.8 dB (caliterra), the synthetic demo
-  scenes 30-31 dB (docs/benchmarks.md); banana with faults gives lower figures (see the bench
-  notes in docs/photos.md). Below POOR_PSNR_DB the renders visibly blur or show artefacts.
+Bands, measured with bench/capture_bench.py (preview preset, the CPU default; docs/photos.md):
+- held-out PSNR: clean sets give 25.8-26.5 dB (banana) to 31.8 dB (caliterra), the synthetic
+  demo scenes 30-31 dB; banana with every other photo shaken 25.1 dB; the bogus-focal-tag run
+  of issue 16 was delivered at 20.5 dB. Below POOR_PSNR_DB the renders visibly blur or show
+  artefacts. (Dark sets read high: PSNR is on pixel values.)
 - photos placed: every clean set places 100 %; below POOR_REGISTRATION a fifth of the views
   or more are missing from the model.
 Pure Python (read by the Lambdas).
