@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/spaceport-train-bench"))
     parser.add_argument("--override", default="{}", help="JSON dict of Config fields to override")
+    parser.add_argument("--label", default="", help="suffix of the output folder (to keep variants apart)")
     args = parser.parse_args()
 
     from services.train.container.config import Config
@@ -61,10 +62,10 @@ def main() -> None:
     sfm_metrics = json.loads((sfm / "metrics.json").read_text())
     cfg = Config.from_options(JobOptions(preset=Preset(args.preset)))
     cfg = cfg.model_copy(update={"num_threads": args.threads, **json.loads(args.override)})
-    out = args.work / tag / f"train_{args.preset}"
+    out = args.work / tag / f"train_{args.preset}{'_' + args.label if args.label else ''}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
-    cfg_path = args.work / tag / "train_cfg.json"
-    cfg_path.write_text(cfg.model_dump_json())
+    cfg_path = out.with_suffix(".json")
+    cfg_path.write_text(cfg.model_dump_json(exclude={"checkpoint_dir"}))  # the stage's default: OUT/checkpoints
     t0 = time.monotonic()
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
@@ -76,6 +77,12 @@ def main() -> None:
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     m = json.loads((out / "metrics.json").read_text())
+    from bench.floaters import counts
+
+    shape = counts(out / "model.ply", sfm)
+    print(json.dumps({"label": args.label, "override": json.loads(args.override), "psnr": m["psnr"],
+                      "psnr_before_cleanup": m.get("psnr_before_cleanup"), "removed": m.get("removed_gaussians"),
+                      "warmup_s": m.get("warmup_seconds"), **shape}))
     print(json.dumps({"sfm_images_registered": sfm_metrics.get("images_registered"),
                       "sfm_points3d": sfm_metrics.get("points3d")}))
     print(f"| scene | preset | threads | images (train/test) | resolution | steps | Gaussians | PSNR (dB) | SSIM "

@@ -42,14 +42,18 @@ class PhotoFolder:
     @property
     def counted(self) -> str:
         """'12 photos', '1 video', '3 photos and 2 videos'."""
-        photos, videos = len(self.selection.photos), len(self.selection.videos)
-        parts = [f"{photos} photo{'s' * (photos != 1)}"] if photos or not videos else []
-        parts += [f"{videos} video{'s' * (videos != 1)}"] if videos else []
-        return " and ".join(parts)
+        return counted(len(self.selection.photos), len(self.selection.videos))
 
     @property
     def warnings(self) -> list[str]:
         return describe_skipped(self.selection.skipped)
+
+
+def counted(photos: int, videos: int) -> str:
+    """A job's inputs in words: '12 photos', '1 video', '3 photos and 2 videos'."""
+    parts = [f"{photos} photo{'s' * (photos != 1)}"] if photos or not videos else []
+    parts += [f"{videos} video{'s' * (videos != 1)}"] if videos else []
+    return " and ".join(parts)
 
 
 def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = MIN_PHOTOS) -> PhotoFolder:

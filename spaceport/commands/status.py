@@ -18,6 +18,7 @@ from spaceport.commands.common import (
     add_data_dir,
 )
 from spaceport.commands.hints import command_hint
+from spaceport.photos import counted
 
 
 def register(commands: Any) -> None:
@@ -85,13 +86,13 @@ def list_jobs(runtime: Any, as_json: bool) -> int:
     from rich.table import Table
 
     table = Table(title=f"jobs in {runtime.data_dir}", title_justify="left")
-    for name, justify in (("job", "left"), ("state", "left"), ("created", "left"), ("photos", "right"),
+    for name, justify in (("job", "left"), ("state", "left"), ("created", "left"), ("inputs", "right"),
                           ("preset", "left"), ("photos from", "left")):  # fmt: skip
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for job in jobs:
         source = sources.get(job.job_id) or job.inbox_uri
         table.add_row(
-            job.job_id, str(job.state), f"{job.created_at:%Y-%m-%d %H:%M}", str(job.photo_count),
+            job.job_id, str(job.state), f"{job.created_at:%Y-%m-%d %H:%M}", counted(job.photo_count, job.video_count),
             str(job.options.preset), source,
         )  # fmt: skip
     console = Console()
@@ -134,7 +135,7 @@ def show_job(runtime: Any, job: Any, body: dict[str, Any]) -> None:
     from spaceport.progress import done_line, progress_line
 
     print(
-        f"job {job.job_id}: {job.state}  ({job.photo_count} photos, preset {job.options.preset}, to {job.email})"
+        f"job {job.job_id}: {job.state}  ({counted(job.photo_count, job.video_count)}, preset {job.options.preset}, to {job.email})"
     )
     print(f"  photos from {body['source'] or job.inbox_uri}")
     for stage in STAGE_ORDER:

@@ -14,6 +14,7 @@ from spaceport.commands.common import (
     add_command,
     add_data_dir,
 )
+from spaceport.photos import counted
 
 
 def register(commands: Any) -> None:
@@ -43,7 +44,7 @@ def cmd_view(args: argparse.Namespace) -> int:
     base = f"/files/{runtime.pipeline.bucket}/jobs/{job.job_id}"
     report = runtime.job_dir(job.job_id) / "notify/report.html"
     camera = initial_camera(runtime.job_dir(job.job_id) / "sfm/sparse/0")
-    summary = f"job {job.job_id} · {job.photo_count} photos · {job.options.preset}"
+    summary = f"job {job.job_id} · {counted(job.photo_count, job.video_count)} · {job.options.preset}"
     info = {
         "job_id": job.job_id,
         "content": f"{base}/compress/model.sog",

@@ -67,6 +67,18 @@ class Config(BaseModel):
     opacity_reg: float = Field(default=0.01, ge=0)
     # MCMC: weight of the scale regulariser.
     scale_reg: float = Field(default=0.01, ge=0)
+    # Train in a normalised frame (cameras centred, their spread scaled to 1; undone on export).
+    normalize_scene: bool = True
+    # Weight of the needle penalty (longest over middle axis beyond max_anisotropy); 0: off.
+    anisotropy_reg: float = Field(default=0.1, ge=0)
+    # Largest longest-to-middle axis ratio a Gaussian may have before the needle penalty applies.
+    max_anisotropy: float = Field(default=10.0, gt=1)
+    # Before export, remove Gaussians that no training view shows or that are mostly haze:
+    cleanup: bool = True
+    # ... opacity below this;
+    cleanup_min_opacity: float = Field(default=0.005, ge=0, lt=1)
+    # ... largest blending weight in any training view below this many pixels (sum of alpha * T).
+    cleanup_min_weight: float = Field(default=0.5, ge=0)
     # Every n-th image (sorted by name) is held out for evaluation, never trained on.
     test_every: int = Field(default=8, ge=2)
     # Held-out views rendered side by side with their photos into previews/.

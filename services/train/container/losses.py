@@ -8,6 +8,8 @@ L1 is averaged over the kept pixels, SSIM over the windows centred on kept pixel
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -60,3 +62,15 @@ def photometric(render: Tensor, target: Tensor, ssim_lambda: float, mask: Tensor
     centres = keep.permute(0, 3, 1, 2)[:, :, half:-half, half:-half]  # [B, 1, H - 10, W - 10]
     ssim_kept = (ssim_map(render, target) * centres).sum() / (centres.sum() * render.shape[-1]).clamp(min=1.0)
     return (1 - ssim_lambda) * l1 + ssim_lambda * (1 - ssim_kept)
+
+
+def anisotropy(log_scales: Tensor, max_ratio: float) -> Tensor:
+    """Needle penalty: mean over Gaussians of max(0, log(s_max / s_mid) - log(max_ratio)).
+
+    `log_scales` [N, 3]. Only the longest axis against the middle one is penalised, so flat discs
+    (surfaces) stay free while needles are pulled back. A ratio form of PhysGaussian's anisotropy
+    regulariser (Xie et al. 2024, eq. 10, which bounds s_max / s_min), in log space so its gradient
+    stays bounded.
+    """
+    s, _ = log_scales.sort(dim=-1)
+    return F.relu(s[:, 2] - s[:, 1] - math.log(max_ratio)).mean()

@@ -10,14 +10,15 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel
 
+from services.train.container.cleanup import CleanupReport, remove_floaters
 from services.train.container.config import Config
 from services.train.container.data import load_scene
+from services.train.container.device import pick_device
 from services.train.container.evaluate import evaluate, write_previews
 from services.train.container.export import write_ply
 from services.train.container.raster import kernel
 from services.train.container.trainer import Trainer
-from shared.causes import CauseCode
-from shared.stage import ProgressReporter, StageFailure
+from shared.stage import ProgressReporter
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,17 @@ class TrainMetrics(BaseModel):
     steps: int
     # Step the run resumed from (None: started fresh).
     resumed_from_step: int | None
+    # Wall time of the steps run in this process after the first one, and their rate.
     train_seconds: float
     steps_per_second: float
+    # The first step of this process: kernel builds or loads, allocations (not in train_seconds).
+    warmup_seconds: float
+    # Where the uint8 training images lived: "device" (GPU), "pinned" (host, async copies) or "cpu".
+    image_storage: str
+    # Gaussians removed before export, by rule (low_opacity, unseen); see cleanup.py.
+    removed_gaussians: dict[str, int]
+    # Held-out PSNR (dB) before that removal (None: no cleanup or no held-out views).
+    psnr_before_cleanup: float | None
     # Peak GPU memory allocated by torch (None on CPU; execute_stage adds the process RSS peak).
     peak_gpu_memory_mb: float | None
     device: str
@@ -53,14 +63,6 @@ class TrainMetrics(BaseModel):
     image_height: int
     final_loss: float
     previews: list[str]
-
-
-def pick_device(cfg: Config) -> torch.device:
-    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise StageFailure(CauseCode.INVALID_REQUEST, "device 'cuda' requested but no CUDA GPU is visible")
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
@@ -82,9 +84,15 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
     result = trainer.train(on_step=on_step)
     progress.update(result.steps, cfg.steps, phase="evaluate", force=True)
     started = time.monotonic()
-    scores = evaluate(trainer, scene.test)
-    previews = write_previews(trainer, scene.test[: cfg.preview_count], out_dir / "previews")
-    n_written = write_ply(out_dir / "model.ply", dict(trainer.params.items()))
+    test = trainer.scene.test  # in the training frame
+    removed = CleanupReport(low_opacity=0, unseen=0, kept=len(trainer.params["means"]))
+    psnr_before: float | None = None
+    if cfg.cleanup:
+        psnr_before = evaluate(trainer, test).psnr
+        removed = remove_floaters(trainer.params, trainer.optimizers, trainer.views, cfg)
+    scores = evaluate(trainer, test)
+    previews = write_previews(trainer, test[: cfg.preview_count], out_dir / "previews")
+    n_written = write_ply(out_dir / "model.ply", trainer.world_params())
     logger.info("evaluated and exported", extra={"seconds": round(time.monotonic() - started, 2)})
     progress.update(result.steps, cfg.steps, phase="done", force=True, psnr=scores.psnr or 0.0)
     peak_gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
@@ -100,7 +108,11 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
         steps=result.steps,
         resumed_from_step=result.resumed_from,
         train_seconds=round(result.train_seconds, 3),
-        steps_per_second=round(result.steps_run / result.train_seconds, 3) if result.train_seconds > 0 else 0.0,
+        steps_per_second=round(result.steps_per_second, 3),
+        warmup_seconds=round(result.warmup_seconds, 3),
+        image_storage=trainer.views.storage,
+        removed_gaussians={"low_opacity": removed.low_opacity, "unseen": removed.unseen},
+        psnr_before_cleanup=psnr_before,
         peak_gpu_memory_mb=None if peak_gpu is None else round(peak_gpu, 1),
         device=str(device),
         rasterizer="gsplat-cuda" if device.type == "cuda" else ("cpu-kernel" if kernel.load() else "cpu-torch"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 from gsplat.strategy import DefaultStrategy, MCMCStrategy
-from gsplat.strategy.ops import duplicate, split
+from gsplat.strategy.ops import duplicate, reset_opa, split
 
 from services.train.container import mcmc_cpu
 from services.train.container.config import Config
@@ -19,9 +19,19 @@ class CappedDefaultStrategy(DefaultStrategy):
 
     When more Gaussians qualify than the cap leaves room for, those with the largest mean
     screen-space gradient are grown first.
+
+    Also resets opacities every `reset_every` steps, which gsplat 1.5.3's `DefaultStrategy` never
+    does: it tests `step % reset_every == 0 & step > 0`, a chained comparison (`&` binds before
+    `==`) that is always false. Fixed upstream after 1.5.3 (the newest release on PyPI).
     """
 
     cap_max: int = 1_000_000
+
+    def step_post_backward(self, params, optimizers, state, step, info, packed=False) -> None:  # type: ignore[override]
+        super().step_post_backward(params, optimizers, state, step, info, packed=packed)
+        if 0 < step < self.refine_stop_iter and step % self.reset_every == 0:
+            # reset_opa only lowers opacities above the value, so a fixed gsplat resetting too is harmless.
+            reset_opa(params=params, optimizers=optimizers, state=state, value=self.prune_opa * 2.0)
 
     @torch.no_grad()
     def _grow_gs(self, params, optimizers, state, step) -> tuple[int, int]:  # type: ignore[override]

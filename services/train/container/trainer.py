@@ -16,8 +16,10 @@ from torch import Tensor
 from services.train.container import checkpoint
 from services.train.container.config import Config
 from services.train.container.data import Scene, View
-from services.train.container.losses import photometric
+from services.train.container.device import DeviceViews, image_budget_bytes
+from services.train.container.losses import anisotropy, photometric
 from services.train.container.model import PARAM_KEYS, init_params, make_optimizers, means_gamma
+from services.train.container.normalize import Similarity, normalize_scene
 from services.train.container.raster import rasterize
 from services.train.container.strategy import build_strategy, initial_state, resolve_strategy
 from shared.causes import CauseCode
@@ -34,16 +36,24 @@ StepCallback = Callable[[int, int, dict[str, float]], None]
 class TrainResult:
     steps: int
     resumed_from: int | None
-    train_seconds: float  # wall time of the steps run in this process
-    steps_run: int
+    train_seconds: float  # wall time of the steps run in this process after the first (warm-up) one
+    steps_run: int  # steps run in this process, the warm-up step included
+    timed_steps: int  # steps inside train_seconds
+    warmup_seconds: float  # the first step: kernel builds or loads, allocations, cuDNN set-up
     last_loss: float
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.timed_steps / self.train_seconds if self.train_seconds > 0 else 0.0
 
 
 class Trainer:
     def __init__(self, cfg: Config, scene: Scene, device: torch.device) -> None:
+        """`scene` in the SfM/ENU frame; training runs in the normalised frame (`self.scene`)."""
         self.cfg = cfg
-        self.scene = scene
+        self.world_scene = scene
         self.device = device
+        self._use_similarity(Similarity.for_views(scene.train + scene.test) if cfg.normalize_scene else Similarity.identity())
         self.kind = resolve_strategy(cfg, device)
         mcmc = self.kind == "mcmc"
         self.init_opacity = cfg.init_opacity or (0.5 if mcmc else 0.1)
@@ -55,16 +65,25 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
         tensors = init_params(
-            scene.points, scene.colors, cfg.sh_degree, self.init_opacity, self.init_scale, cfg.max_gaussians, gen
+            self.scene.points, self.scene.colors, cfg.sh_degree, self.init_opacity, self.init_scale, cfg.max_gaussians, gen
         )
         self._setup(tensors)
         self.strategy = build_strategy(cfg, self.kind)
         self.strategy.check_sanity(self.params, self.optimizers)
-        self.strategy_state = initial_state(self.strategy, scene.scene_scale)
+        self.strategy_state = initial_state(self.strategy, self.scene.scene_scale)
         self.step = 0
         self.resumed_from: int | None = None
         self._last_loss = math.nan
         self._last_psnr = math.nan
+
+    def _use_similarity(self, similarity: Similarity) -> None:
+        self.similarity = similarity
+        self.scene = normalize_scene(self.world_scene, similarity)
+        first = self.scene.train[0]
+        budget = (
+            image_budget_bytes(self.device, self.cfg, first.width, first.height) if self.device.type == "cuda" else None
+        )
+        self.views = DeviceViews(self.scene.train, self.device, budget)
 
     def _setup(self, tensors: dict[str, Tensor]) -> None:
         self.params = torch.nn.ParameterDict(
@@ -83,11 +102,16 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "scheduler": self.scheduler.state_dict(),
             "strategy_state": _to_device(self.strategy_state, torch.device("cpu")),
+            "similarity": self.similarity.as_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
         }
 
     def load_state_dict(self, body: dict[str, Any]) -> None:
+        # The checkpoint's frame wins (one written before normalisation existed trains on in world units).
+        similarity = Similarity.from_dict(body.get("similarity"))
+        if not similarity.close_to(self.similarity):
+            self._use_similarity(similarity)
         self._setup(body["params"])
         for k, o in self.optimizers.items():
             o.load_state_dict(body["optimizers"][k])
@@ -107,28 +131,37 @@ class Trainer:
             logger.info("resumed from checkpoint", extra={"step": self.step})
 
     # --- rendering ---------------------------------------------------------------------------
-    def render(self, view: View, sh_degree: int | None = None) -> tuple[Tensor, Tensor, dict[str, Any]]:
+    def render(
+        self, view: View, sh_degree: int | None = None, camera: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor, dict[str, Any]]:
+        """Render `view` (training frame); `camera` = its (viewmat [1, 4, 4], K [1, 3, 3]) already on the device."""
         p = self.params
         colors = torch.cat([p["sh0"], p["shN"]], dim=1)  # [N, K, 3]
+        viewmat, K = camera if camera is not None else (view.viewmat[None].to(self.device), view.K[None].to(self.device))
         return rasterize(
             p["means"], p["quats"], torch.exp(p["scales"]), torch.sigmoid(p["opacities"]), colors,
-            view.viewmat[None].to(self.device), view.K[None].to(self.device), view.width, view.height,
+            viewmat, K, view.width, view.height,
             sh_degree=self.cfg.sh_degree if sh_degree is None else sh_degree, packed=False,
         )
 
-    def view_for_step(self, step: int) -> View:
-        """A fresh shuffle of the training views every epoch, reproducible from the step alone."""
+    def view_for_step(self, step: int) -> int:
+        """Index of the training view for `step`: a fresh shuffle every epoch, reproducible from the step alone."""
         n = len(self.scene.train)
         epoch, i = divmod(step, n)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch))
-        return self.scene.train[int(order[i])]
+        return int(order[i])
+
+    def world_params(self) -> dict[str, Tensor]:
+        """The trained parameters in the SfM/ENU frame (for export)."""
+        return self.similarity.to_world(dict(self.params.items()))
 
     # --- loop --------------------------------------------------------------------------------
     def train(self, on_step: StepCallback | None = None, stop_after: int | None = None) -> TrainResult:
         """Run to cfg.steps (or `stop_after` steps in this call, for tests that simulate a kill)."""
         cfg = self.cfg
         ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
-        started = time.monotonic()
+        begun = time.monotonic()
+        started: float | None = None  # the clock starts after the first (warm-up) step
         run = 0
         loss_value = math.nan
         while self.step < cfg.steps:
@@ -140,39 +173,47 @@ class Trainer:
                 saved = "; checkpoint saved" if ckpt_dir is not None else ""
                 raise StageTerminated(f"at step {self.step} of {cfg.steps}{saved}")
             step = self.step
-            view = self.view_for_step(step)
-            target = view.image.to(self.device)[None]  # [1, H, W, 3]
-            mask = None if view.mask is None else view.mask.to(self.device)[None]  # [1, H, W]
+            i = self.view_for_step(step)
             sh_degree = min(step // cfg.sh_degree_interval, cfg.sh_degree)
             try:
-                loss_value = self._one_step(step, view, target, sh_degree, mask)
+                loss_value = self._one_step(step, i, sh_degree)
             except torch.cuda.OutOfMemoryError as exc:
-                raise _oom_failure(step, len(self.params["means"]), view, self.device) from exc
+                raise _oom_failure(step, len(self.params["means"]), self.views.views[i], self.device) from exc
             self.step = step + 1
             run += 1
+            if started is None:
+                self._sync()
+                started = time.monotonic()
             if on_step is not None:
                 figures = {"loss": loss_value, "psnr": self._last_psnr, "gaussians": float(len(self.params["means"]))}
                 on_step(self.step, cfg.steps, figures)
             # Also after the last step, so a run killed during evaluation or export skips training.
             if ckpt_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
                 checkpoint.save(ckpt_dir, self.step, self.state_dict())
+        self._sync()
+        ended = time.monotonic()
         return TrainResult(
-            steps=self.step, resumed_from=self.resumed_from, train_seconds=time.monotonic() - started,
-            steps_run=run, last_loss=loss_value,
+            steps=self.step, resumed_from=self.resumed_from,
+            train_seconds=ended - started if started is not None else 0.0,
+            steps_run=run, timed_steps=max(run - 1, 0),
+            warmup_seconds=(started if started is not None else ended) - begun, last_loss=loss_value,
         )
 
-    def _one_step(
-        self, step: int, view: View, target: Tensor, sh_degree: int, mask: Tensor | None = None
-    ) -> float:
-        """One optimisation step; returns the loss (read back only every 20 steps: a GPU sync).
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
-        mask: [1, H, W] bool, True where the pixel counts (None: every pixel).
-        """
+    def _one_step(self, step: int, i: int, sh_degree: int) -> float:
+        """One optimisation step on training view `i`; returns the loss (read back every 20 steps: a GPU sync)."""
         cfg = self.cfg
-        renders, _, info = self.render(view, sh_degree)
+        target = self.views.target(i)  # [1, H, W, 3]
+        mask = self.views.mask(i)  # [1, H, W] bool or None
+        renders, _, info = self.render(self.views.views[i], sh_degree, self.views.camera(i))
         if self.kind != "mcmc":
             self.strategy.step_pre_backward(self.params, self.optimizers, self.strategy_state, step, info)
         loss = photometric(renders, target, cfg.ssim_lambda, mask)
+        if cfg.anisotropy_reg > 0:
+            loss = loss + cfg.anisotropy_reg * anisotropy(self.params["scales"], cfg.max_anisotropy)
         if self.kind == "mcmc":
             loss = loss + cfg.opacity_reg * torch.sigmoid(self.params["opacities"]).mean()
             loss = loss + cfg.scale_reg * torch.exp(self.params["scales"]).mean()

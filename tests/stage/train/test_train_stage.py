@@ -18,22 +18,10 @@ from services.train.container.config import Config
 from services.train.container.data import load_scene
 from services.train.container.entrypoint import main
 from services.train.container.export import read_ply
-from services.train.container.synthetic import write_scene
 from services.train.container.trainer import Trainer
+from tests.support.train import FAST
 
 REPO = Path(__file__).resolve().parents[3]
-FAST = {
-    "max_image_size": 64, "sh_degree": 1, "sh_degree_interval": 40, "refine_start": 30,
-    "refine_stop": 120, "refine_every": 30, "reset_every": 1000, "num_threads": 1, "preview_count": 2,
-}
-
-
-@pytest.fixture(scope="module")
-def sfm_dir(tmp_path_factory) -> Path:
-    torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("sfm")
-    write_scene(folder, n_images=12, width=64, height=48, n_gaussians=3000, n_points=400, seed=3)
-    return folder
 
 
 @pytest.mark.slow

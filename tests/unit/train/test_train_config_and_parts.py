@@ -191,3 +191,33 @@ def test_model_ply_reads_back_in_the_compress_stage(tmp_path):
     assert np.allclose(splats.means, params["means"].numpy())
     assert np.allclose(splats.sh_rest, sh[:, 1:].transpose(1, 2).reshape(n, -1).numpy())
     assert np.allclose(splats.log_scales, params["scales"].numpy())
+
+
+def _post_backward(strategy, params, optimizers, state, step):
+    n = len(params["means"])
+    means2d = torch.zeros(1, n, 2, requires_grad=True)
+    means2d.grad = torch.zeros(1, n, 2)
+    info = {"width": 64, "height": 48, "n_cameras": 1, "radii": torch.ones(1, n, 2, dtype=torch.int32),
+            "gaussian_ids": None, "means2d": means2d}
+    strategy.step_post_backward(params, optimizers, state, step, info, packed=False)
+
+
+def test_default_strategy_resets_opacities_every_reset_every_steps():
+    # gsplat 1.5.3 parses `step % reset_every == 0 & step > 0` as a chained comparison: never true.
+    params = _params(50)
+    with torch.no_grad():
+        params["opacities"].fill_(torch.logit(torch.tensor(0.95)))
+    optimizers = {k: torch.optim.Adam([{"params": v, "lr": 1e-3, "name": k}]) for k, v in params.items()}
+    strategy = CappedDefaultStrategy(reset_every=30, refine_start_iter=1000, refine_stop_iter=2000, prune_opa=0.005)
+    state = strategy.initialize_state(scene_scale=1.0)
+    for step in (0, 29):
+        _post_backward(strategy, params, optimizers, state, step)
+    assert float(torch.sigmoid(params["opacities"].detach()).min()) == pytest.approx(0.95)
+    _post_backward(strategy, params, optimizers, state, 30)
+    assert float(torch.sigmoid(params["opacities"].detach()).max()) == pytest.approx(0.01, rel=1e-4)
+    assert params["opacities"] is optimizers["opacities"].param_groups[0]["params"][0]
+    # No reset once refinement has stopped (gsplat's rule: resets belong to the refine window).
+    with torch.no_grad():
+        params["opacities"].fill_(2.0)
+    _post_backward(strategy, params, optimizers, state, 2010)
+    assert float(torch.sigmoid(params["opacities"].detach()).min()) == pytest.approx(float(torch.sigmoid(torch.tensor(2.0))))

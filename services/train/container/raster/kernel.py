@@ -65,6 +65,7 @@ def _build(cxx: str) -> Path | None:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("building cpu rasterizer kernel (first use on this machine)", extra={"compiler": cxx})
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         src = Path(tmp) / "raster.cpp"
         src.write_text(SOURCE)
