@@ -33,6 +33,10 @@ class CauseCode(StrEnum):
     IMAGE_TOO_SMALL = "image_too_small"
     BLANK_IMAGES = "blank_images"
     INVALID_MASKS = "invalid_masks"
+    DARK_IMAGES = "dark_images"
+    OVEREXPOSED_IMAGES = "overexposed_images"
+    BLURRED_IMAGES = "blurred_images"
+    CAMERA_GEOMETRY = "camera_geometry"
     UNREADABLE_VIDEO = "unreadable_video"
     VIDEO_TOO_SHORT = "video_too_short"
     VIDEO_TOO_LARGE = "video_too_large"
@@ -101,6 +105,26 @@ ADVICE: dict[CauseCode, str] = {
     CauseCode.INVALID_MASKS: (
         "Give each mask the size of its photo, black (0) where pixels are to be ignored, and name it "
         "like the photo in a masks/ folder beside the photos (masks/IMG_1.png or masks/IMG_1.JPG.png)."
+    ),
+    CauseCode.DARK_IMAGES: (
+        "The named photos are too dark to find enough detail in. Shoot in more light or with a longer "
+        "exposure (keep the camera steady, or use a tripod), or brighten the photos before uploading; "
+        "avoid strong backlight."
+    ),
+    CauseCode.OVEREXPOSED_IMAGES: (
+        "The named photos are blown out to white. Lower the exposure (exposure compensation -1 or an "
+        "exposure lock on the subject) and avoid pointing the camera at bright sky or lights."
+    ),
+    CauseCode.BLURRED_IMAGES: (
+        "The named photos are blurred by camera shake or missed focus. Hold still while each photo is "
+        "taken, use a faster shutter speed (1/250 s or shorter when moving) and let the camera focus; "
+        "retake or remove the blurred photos."
+    ),
+    CauseCode.CAMERA_GEOMETRY: (
+        "The photos overlap, but no consistent 3D camera model fits them. Most often the focal-length "
+        "tags are wrong (some apps and action cameras write a bogus 35 mm focal length): upload the "
+        "photos as the camera wrote them, or remove the focal-length tags. Otherwise move between "
+        "shots (photos taken from one spot while turning hold no 3D) and keep a fixed zoom."
     ),
     CauseCode.UNREADABLE_VIDEO: (
         "Export the named videos again as MP4 (H.264 or H.265) straight from the camera, drone or phone "

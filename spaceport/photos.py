@@ -134,4 +134,14 @@ def photo_notes(view: dict[str, Any], left_out: bool = True) -> list[str]:
         notes.append(counts + (skipped if blurry + redundant else ""))
     if photos.get("with_masks"):
         notes.append(f"{photos['with_masks']} photos with masks (masked pixels ignored)")
+    notes += [f"capture check: {finding}" for finding in photos.get("capture") or []]
     return notes
+
+
+def quality_notes(view: dict[str, Any]) -> list[str]:
+    """Lines for the terminal when the delivered model's quality is poor (view: a job view)."""
+    quality = view.get("quality") or {}
+    if not quality.get("poor"):
+        return []
+    return ["the model's quality is poor:", *(f"  {reason}" for reason in quality["reasons"]),
+            *(f"  what to do: {advice}" for advice in quality["advice"])]

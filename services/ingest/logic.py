@@ -19,6 +19,7 @@ from shared.layout import INBOX, MANIFEST_NAME, new_job_id, resolve_inbox, s3_ur
 from shared.options import JobOptions
 from shared.ports import Envelope, ObjectStore, Pipeline, Ports
 from shared.pricing import typical_stage_seconds
+from shared.quality import assess_quality, capture_findings
 
 logger = logging.getLogger(__name__)
 
@@ -273,8 +274,17 @@ def photo_summary(job: Job) -> dict[str, Any]:
         "unplaced": list(sfm.get("unplaced_photos", [])),
         "groups": list(sfm.get("photo_groups", [])),
         "with_masks": sfm.get("photos_with_masks"),
+        "capture": capture_findings(sfm),
         "sfm_warnings": list(sfm.get("warnings", [])),
     }
+
+
+def quality_summary(job: Job) -> dict[str, Any] | None:
+    """The delivered model's quality assessment (shared/quality.py); None until training is done."""
+    train = job.stages["train"].metrics if "train" in job.stages else {}
+    if not train:
+        return None
+    return assess_quality(job.stages["sfm"].metrics if "sfm" in job.stages else {}, train).to_json()
 
 
 def job_view(job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = None) -> dict[str, Any]:
@@ -305,6 +315,7 @@ def job_view(job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = 
         "updated_at": job.updated_at.isoformat(),
         "photo_count": job.photo_count,
         "photos": photo_summary(job),
+        "quality": quality_summary(job),
         "options": job.options.model_dump(mode="json"),
         "stages": stages,
         "eta_s": eta_seconds(job, now),

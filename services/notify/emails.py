@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.notify.page import Preview
+from services.notify.page import Preview, delivered_headline
 from services.notify.sections import Section, local_path, report_sections
 from shared.causes import CauseCode
 from shared.jobs import FailureInfo, Job
@@ -62,10 +62,11 @@ def success_email(job: Job, report: dict[str, Any], links: dict[str, str], deliv
     if delivery.kind == "files":
         return _local_success(job, report, links, delivery)
     sections = _summary(report)
+    headline = delivered_headline(report)
     viewer = links.get("viewer", links.get("model.sog", ""))
     preview_url = links.get("preview.png")
     text = (
-        f"Your 3D model is ready.\n\nOpen it in the browser:\n  {viewer}\n\n"
+        f"{headline}.\n\nOpen it in the browser:\n  {viewer}\n\n"
         + "\n\n".join(_section_text(s) for s in sections)
         + f"\n\nDownloads (links work for {delivery.link_days} days):\n"
         + "\n".join(f"  {name}: {url}" for name, url in links.items())
@@ -79,18 +80,19 @@ def success_email(job: Job, report: dict[str, Any], links: dict[str, str], deliv
         else ""
     )
     body = f"""<html><body style="font-family:system-ui,sans-serif">
-<h2>Your 3D model is ready</h2>
+<h2>{html.escape(headline)}</h2>
 <p><a href="{html.escape(viewer)}"><b>Open it in the browser</b></a></p>
 {preview}
 {"".join(_section_html(s) for s in sections)}
 <p>Downloads (links work for {delivery.link_days} days):</p><ul>{html_links}</ul>
 <p><small>Job {job.job_id}. Your photos are kept unchanged in {html.escape(delivery.photos_location)}.</small></p>
 </body></html>"""
-    return Email(to=job.email, subject=f"Your 3D model is ready (job {job.job_id})", text=text, html=body)
+    return Email(to=job.email, subject=f"{headline} (job {job.job_id})", text=text, html=body)
 
 
 def _local_success(job: Job, report: dict[str, Any], links: dict[str, str], delivery: Delivery) -> Email:
     sections = _summary(report)
+    headline = delivered_headline(report)
     files = {name: local_path(url) or url for name, url in links.items() if name != "viewer"}
     command = delivery.viewer_command or ""
     previews = delivery.previews[:MAX_INLINE_PREVIEWS]
@@ -104,7 +106,7 @@ def _local_success(job: Job, report: dict[str, Any], links: dict[str, str], deli
         else "No preview image was made for this job."
     ) + " report.html explains what each figure means."
     text = (
-        f"Your 3D model is ready.\n\nTo open it in your browser, run:\n  {command}\n"
+        f"{headline}.\n\nTo open it in your browser, run:\n  {command}\n"
         "(it serves the viewer on http://127.0.0.1:8765/ while it runs)\n\n"
         + "\n\n".join(_section_text(s) for s in sections)
         + f"\n\n{shown}\n\nFiles on this machine:\n"
@@ -122,7 +124,7 @@ def _local_success(job: Job, report: dict[str, Any], links: dict[str, str], deli
         for name, path in files.items()
     )
     body = f"""<html><body style="font-family:system-ui,sans-serif">
-<h2>Your 3D model is ready</h2>
+<h2>{html.escape(headline)}</h2>
 <p>To open it in your browser, run <code>{html.escape(command)}</code><br>
 <small>(it serves the viewer on http://127.0.0.1:8765/ while it runs)</small></p>
 {figures}
@@ -133,7 +135,7 @@ def _local_success(job: Job, report: dict[str, Any], links: dict[str, str], deli
 {html.escape(delivery.photos_location)}.</small></p>
 </body></html>"""
     return Email(
-        to=job.email, subject=f"Your 3D model is ready (job {job.job_id})", text=text, html=body, inline_images=images
+        to=job.email, subject=f"{headline} (job {job.job_id})", text=text, html=body, inline_images=images
     )
 
 

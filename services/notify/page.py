@@ -8,6 +8,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
+from services.notify.report import poor_quality
 from services.notify.sections import Section, report_sections
 
 BAND_COLOURS = {"good": "#1f7a3a", "fair": "#8a6100", "poor": "#b3261e"}
@@ -71,10 +72,15 @@ def previews_html(previews: list[Preview]) -> str:
     return f'<section id="previews"><h2>What it looks like</h2>{figures}</section>'
 
 
+def delivered_headline(report: dict[str, Any]) -> str:
+    """A delivered model is "ready", unless its quality is poor (the assessment section says why)."""
+    return "Your 3D model is done, but its quality is poor" if poor_quality(report) else "Your 3D model is ready"
+
+
 def headline(report: dict[str, Any]) -> str:
     state = report["state"]
     if state == "succeeded":
-        return "Your 3D model is ready"
+        return delivered_headline(report)
     if state == "cancelled":
         return "This job was cancelled"
     if state == "failed":

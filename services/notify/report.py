@@ -14,6 +14,7 @@ from typing import Any
 from shared.jobs import Job
 from shared.options import resolve
 from shared.pricing import estimated_cloud_cost_usd, stage_cost_usd
+from shared.quality import assess_quality
 
 REPORT_SCHEMA_VERSION = 1
 STAGES = ("sfm", "train", "compress")
@@ -153,6 +154,7 @@ def build_report(
             "unplaced_photos": _pick(sfm, "unplaced_photos") or [],
             "photo_groups": _pick(sfm, "photo_groups") or [],
             "warnings": _pick(sfm, "warnings") or [],
+            "capture": _pick(sfm, "capture") or {},
         },
         "quality": {
             "psnr": _pick(train, "psnr"),
@@ -160,6 +162,7 @@ def build_report(
             "lpips": _pick(train, "lpips"),
             "gaussians": _pick(train, "n_gaussians"),
             "eval_views": _pick(train, "n_test_views"),
+            "assessment": assess_quality(sfm, train).to_json() if train else None,
         },
         "model": {
             "ply_bytes": _pick(compress, "ply_bytes"),
@@ -193,3 +196,9 @@ def duration_text(seconds: float | None) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def poor_quality(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The quality assessment when the delivered model is poor (shared/quality.py), else None."""
+    assessment = report["quality"].get("assessment")
+    return assessment if assessment and assessment["poor"] else None

@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from services.notify.figures import SCALES, Band, band_of
-from services.notify.report import duration_text, size_text
+from services.notify.report import duration_text, poor_quality, size_text
 from shared.photo_formats import name_list
+from shared.quality import capture_findings
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,17 @@ def photos_section(report: dict[str, Any]) -> Section | None:
                         note="The model holds one; submit each capture as its own job."))  # fmt: skip
     if photos.get("with_masks"):
         rows.append(Row("Photos with masks", f"{photos['with_masks']} (masked pixels ignored)"))
+    rows += [Row("Capture check", finding) for finding in capture_findings(sfm)]
     return Section("photos", "What happened to the photos", tuple(rows)) if rows else None
+
+
+def assessment_section(report: dict[str, Any]) -> Section | None:
+    """Why a delivered model's quality is poor, and what to do (shared/quality.py); None when it is not."""
+    poor = poor_quality(report)
+    if poor is None:
+        return None
+    return Section("assessment", "The model's quality is poor", (),
+                   (*poor["reasons"], *(f"What to do: {advice}" for advice in poor["advice"])))
 
 
 def settings_section(report: dict[str, Any]) -> Section | None:
@@ -209,6 +220,7 @@ def failure_section(report: dict[str, Any]) -> Section | None:
 
 SECTION_BUILDERS: list[Callable[[dict[str, Any]], Section | None]] = [
     failure_section,
+    assessment_section,
     quality_section,
     camera_section,
     photos_section,

@@ -105,14 +105,16 @@ def register(commands: Any) -> None:
 
 
 def report_outcome(runtime: Any, job: Any, stop_after: str | None = None) -> int:
-    from services.ingest.logic import photo_summary
+    from services.ingest.logic import photo_summary, quality_summary
     from shared.jobs import JobState
-    from spaceport.photos import photo_notes
+    from spaceport.photos import photo_notes, quality_notes
 
     total = (job.updated_at - job.created_at).total_seconds()
     notes = photo_notes({"photos": photo_summary(job)}, left_out=False)
     if job.state is JobState.SUCCEEDED:
         print(f"\njob {job.job_id} succeeded in {duration(total)}")
+        for note in quality_notes({"quality": quality_summary(job)}):
+            print(f"  {note}")
         for note in notes:
             print(f"  photos: {note}")
         for label, path in outputs_of(runtime, job).items():

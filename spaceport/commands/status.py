@@ -149,8 +149,10 @@ def show_job(runtime: Any, job: Any, body: dict[str, Any]) -> None:
     if job.failure:
         print(f"  failed in {job.failure.stage}: {job.failure.cause}: {job.failure.message}")
         print(f"  what to do: {job.failure.advice}")
-    from spaceport.photos import photo_notes
+    from spaceport.photos import photo_notes, quality_notes
 
+    for note in quality_notes(body):
+        print(f"  {note}")
     for note in photo_notes(body):
         print(f"  photos: {note}")
     for dead in body["dead_letters"]:

@@ -61,6 +61,9 @@ class Metrics(BaseModel):
     photo_groups: list[int] = Field(default_factory=list)  # sizes of separate groups of linked photos (2+)
     photos_with_masks: int = 0  # photos with pixels to ignore (alpha or a masks/ file)
     masks_exported: int = 0  # undistorted masks written to masks/<image name>.png
+    # Photos each capture check flagged (dark, clipped_dark, clipped_bright, blurred, few_features:
+    # original names); per-photo figures are in capture.json (services/sfm/container/capture.py).
+    capture: dict[str, list[str]] = Field(default_factory=dict)
     videos: list[VideoMetrics] = Field(default_factory=list)  # frames chosen from each video
     seconds: dict[str, float] = Field(default_factory=dict)  # wall seconds per step
     warnings: list[str] = Field(default_factory=list)

@@ -121,6 +121,7 @@ class Photo:
     focal_source: str  # "exif_35mm", "exif_sensor" or "prior"
     original: str = ""  # the photo's path relative to the input folder, as the user named it
     masked: bool = False  # some pixels are ignored (alpha or a mask file): masks/<name>.png exists
+    focal_tags_ignored: list[str] = field(default_factory=list)  # implausible EXIF focal tags (focal_tags.py)
     video: str = ""  # a video frame: the video's path relative to the input folder
 
     @property
@@ -278,7 +279,10 @@ def prepare_photos(
     choose the frames of every video (video: how) and write them there too.
 
     Photos with a mask (alpha or a masks/ file) get mask files under masks_dir (workcopy.py).
+    Implausible EXIF focal tags are dropped before the focal prior is computed (focal_tags.py).
     """
+    from services.sfm.container.focal_tags import vet_focal_tags  # it reads this module's tables
+
     work_dir.mkdir(parents=True, exist_ok=True)
     selection = scan_folder(in_dir)
     names = copy_names([*selection.photos, *selection.videos])
@@ -311,9 +315,10 @@ def prepare_photos(
             continue
         name = names[original]
         size = write_copy(decoded, name, work_dir, masks_dir, max_image_size)
-        focal, focal_source = focal_prior_px(decoded.meta, *size)
+        meta, ignored = vet_focal_tags(decoded.meta, *size)
+        focal, focal_source = focal_prior_px(meta, *size)
         masked = decoded.keep is not None
-        photo = Photo(in_dir / original, name, *size, decoded.meta, focal, focal_source, original, masked)
+        photo = Photo(in_dir / original, name, *size, meta, focal, focal_source, original, masked, ignored)
         found.photos.append(photo)
     video = video or VideoConfig()
     _add_video_frames(found, selection, in_dir, work_dir, names, max_image_size, min_side, video)

@@ -16,9 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.sfm.container.capture import (
+    CAPTURE_FILE, CaptureFindings, add_feature_counts, capture_warnings, feature_counts, feature_images, measure_set,
+)
 from services.sfm.container.config import Config
+from services.sfm.container.diagnosis import capture_cause, geometry_cause
 from services.sfm.container.export import export_masks, export_undistorted
 from services.sfm.container.features import count_verified_pairs, extract_features, write_pose_priors
+from services.sfm.container.focal_tags import focal_tag_warnings
 from services.sfm.container.georef import GEOREF_FILE
 from services.sfm.container.gps import describe_exclusions, gps_targets
 from services.sfm.container.groups import describe_split, match_groups, placement
@@ -139,7 +144,8 @@ def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
     masked = sum(1 for p in photo_set.photos if p.masked)
     if masked:
         warnings.append(f"{masked} of {n} photos have masks: SfM and training ignore their masked pixels")
-    no_focal = [p for p in photo_set.photos if p.focal_source == "prior"]
+    warnings += focal_tag_warnings(photo_set.photos)
+    no_focal = [p for p in photo_set.photos if p.focal_source == "prior" and not p.focal_tags_ignored]
     if no_focal:
         warnings.append(
             f"no EXIF focal length for {len(no_focal)}/{n} photos: focal estimated from prior, refined in the solve"
@@ -174,10 +180,15 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
         n_gps = len(targets.names) if targets is not None else 0
 
         with timer.step("extract"):
+            capture = measure_set(photos, work_images, masks / EXACT)
+            sift_images = feature_images(capture, work_images, scratch / "sift")
             feature_masks = masks / FEATURES if (masks / FEATURES).is_dir() else None
-            extract_features(database, work_images, list(group_cameras(photos).values()), cfg, feature_masks)
+            extract_features(database, sift_images, list(group_cameras(photos).values()), cfg, feature_masks)
+            add_feature_counts(capture, feature_counts(database))
+            write_json_atomic(out_dir / CAPTURE_FILE, capture.to_json())
             if n_gps:
                 write_pose_priors(database, targets)
+        warnings += capture_warnings(capture)
 
         frames = sum(1 for p in photos if p.video)
         plan = choose_matcher(cfg.matcher, [p.name for p in photos], n_gps, cfg, frames)
@@ -206,7 +217,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             if _registered(retry) >= _registered(model):
                 model, mapper, rechecked = retry, retry_mapper, retry_rechecked
         groups = match_groups(database, cfg.min_pair_inliers)
-        _check_model(model, n, database, plan, fallback_used, cfg, groups, photos)
+        _check_model(model, n, database, plan, fallback_used, cfg, groups, photos, capture)
         assert model is not None
         placed = placement(photos, model, groups)
         warnings.extend(placed.warnings)
@@ -248,6 +259,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             photo_groups=placed.groups,
             photos_with_masks=sum(1 for p in photos if p.masked),
             masks_exported=masked,
+            capture={**capture.flagged(),
+                     "focal_tags_ignored": [p.original or p.name for p in photos if p.focal_tags_ignored]},
             videos=photo_set.videos,
             seconds=timer.seconds,
             warnings=warnings,
@@ -260,26 +273,32 @@ def _registered(model) -> int:
 
 def _check_model(
     model, n: int, database: Path, plan: MatcherPlan, fallback: str | None, cfg: Config,
-    groups: list[list[str]] | None = None, photos: list | None = None,
+    groups: list[list[str]] | None = None, photos: list | None = None, capture: CaptureFindings | None = None,
 ) -> None:
+    """Raise when the model is unusable, with the cause the evidence points to (diagnosis.py)."""
     matchers = plan.first + (f" then {fallback}" if fallback else "")
     split = describe_split(groups or [])
     if model is None or model.num_reg_images() < 3:
         pairs = count_verified_pairs(database, cfg.min_pair_inliers)
+        found = capture_cause([p.original or p.name for p in photos or []], capture)
+        if found is None or found.cause is None:  # not exposure or blur: the camera prior, else overlap
+            found = geometry_cause(n, groups or [], photos) or found
         raise StageFailure(
-            CauseCode.NO_OVERLAP,
+            found.cause if found and found.cause else CauseCode.NO_OVERLAP,
             f"no camera model could be built from {n} photos ({matchers} matching): "
             f"{pairs} photo pairs share enough features"
             + (f", largest model {model.num_reg_images()} photos" if model is not None else "")
-            + split,
+            + split + (found.detail if found else ""),
         )
     ratio = model.num_reg_images() / n
     if ratio < cfg.min_registration_ratio:
+        unplaced = placement(photos, model, []).unplaced if photos else []
+        found = capture_cause(unplaced, capture)
         raise StageFailure(
-            CauseCode.LOW_REGISTRATION,
+            found.cause if found and found.cause else CauseCode.LOW_REGISTRATION,
             f"only {model.num_reg_images()} of {n} photos ({ratio:.0%}) could be placed in 3D "
             f"({matchers} matching); at least {cfg.min_registration_ratio:.0%} are needed" + split
-            + (f"; not placed: {name_list(placement(photos, model, []).unplaced)}" if photos else ""),
+            + (found.detail if found else f"; not placed: {name_list(unplaced)}" if unplaced else ""),
         )
     if model.num_points3D() < cfg.min_points3d:
         raise StageFailure(

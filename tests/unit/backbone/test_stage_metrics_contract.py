@@ -11,7 +11,7 @@ from tests.support.sagemaker import METRICS
 READ_BY_SERVICES = {
     # services/<stage>/logic.py builds the completion event; services/notify/report.py the report.
     "sfm": {"images_in", "images_registered", "registration_ratio", "points3d", "mean_reprojection_error_px",
-            "matcher", "georeferenced"},
+            "matcher", "georeferenced", "capture"},
     "train": {"n_gaussians", "psnr", "ssim", "lpips", "n_test_views"},
     "compress": {"sog_bytes", "ply_bytes", "ratio", "splats_out"},
 }

@@ -30,7 +30,7 @@ class FakeModel:
 
 def photo_set(n: int, unreadable=(), too_large=()) -> PhotoSet:
     return PhotoSet(
-        photos=[SimpleNamespace(focal_source="exif_35mm", masked=False)] * n,
+        photos=[SimpleNamespace(focal_source="exif_35mm", masked=False, focal_tags_ignored=[])] * n,
         unreadable=list(unreadable),
         too_large=list(too_large),
         duplicates=[],
