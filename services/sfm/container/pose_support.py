@@ -17,6 +17,11 @@ left out and reported unplaced, unless its mapped pose holds MIN_KEPT_POINTS poi
 is no outlier. Re-registration, not removal, is the default because it keeps the photo: on the
 orbit above it gives that photo a 0.07 deg rotation error (docs/benchmarks.md).
 
+Photos the mapper left out although they have verified matches (GLOMAP drops a photo whose
+few tracks it filtered; the 320 x 240 masked orbit lost one with 18 and 19 matches to its
+neighbours) are offered the same registration: one the incremental mapper would have placed
+is placed, the rest stay unplaced and are named.
+
 The model is then checked against the strongest verified pairs: a pair with many matches whose
 photos share almost no 3D points is contradicted by the poses (wrong pairs swayed the rotation
 averaging); solve.map_photos then also maps incrementally.
@@ -58,6 +63,7 @@ class SupportCheck:
     reregistered: list[str] = field(default_factory=list)  # placed again from 2D-3D correspondences
     left_out: list[str] = field(default_factory=list)  # could not be placed again: not in the model
     kept: list[str] = field(default_factory=list)  # not placed again, kept as mapped (MIN_KEPT_POINTS)
+    added: list[str] = field(default_factory=list)  # left out by the mapper, placed from 2D-3D correspondences
     contradicted: list[tuple[str, str, int, int]] = field(default_factory=list)  # see contradicted_pairs
     retried: str = ""  # why the other mapper ran, and which model was kept
 
@@ -72,7 +78,7 @@ class SupportCheck:
 
     def to_json(self, photos: list[Photo]) -> dict:
         """The metrics record, with the photos' original names; empty when nothing was found."""
-        if not (self.unsupported or self.contradicted or self.retried):
+        if not (self.unsupported or self.contradicted or self.retried or self.added):
             return {}
         original = {p.name: p.original or p.name for p in photos}
         return {
@@ -80,6 +86,7 @@ class SupportCheck:
             "reregistered": [original.get(n, n) for n in self.reregistered],
             "left_out": [original.get(n, n) for n in self.left_out],
             "kept_as_mapped": [original.get(n, n) for n in self.kept],
+            "placed_after_mapping": [original.get(n, n) for n in self.added],
             "contradicted_pairs": [[original.get(a, a), original.get(b, b), inliers, shared]
                                    for a, b, inliers, shared in self.contradicted],
             "retried": self.retried,
@@ -160,8 +167,27 @@ def recheck_poses(model: pycolmap.Reconstruction, database: Path,
         else:
             check.reregistered, check.left_out = trial.reregistered, trial.left_out
         model = checked
+    model = _place_left_out(model, database, cfg, check)
     check.contradicted = contradicted_pairs(model, database, STRONG_PAIR_FACTOR * cfg.min_pair_inliers)
     return model, check
+
+
+def _place_left_out(model: pycolmap.Reconstruction, database: Path, cfg: Config,
+                    check: SupportCheck) -> pycolmap.Reconstruction:
+    """`model` with the photos the mapper did not register but that verified pairs link to a
+    registered photo registered where possible (check.added); the others stay out."""
+    names, pairs = verified_pairs(database)
+    registered = set(model.reg_image_ids())
+    linked = {image_id for first, second, count in pairs if count >= cfg.min_pair_inliers
+              for image_id in (first, second) if ({first, second} - {image_id}) <= registered}
+    tried = set(check.left_out)  # re-registration already failed for these
+    candidates = sorted(i for i in linked - registered if names[i] not in tried)
+    if not candidates or not registered:
+        return model
+    trial = SupportCheck()
+    placed = _register_again(model, database, cfg, candidates, trial)
+    check.added = trial.reregistered
+    return placed if trial.reregistered else model
 
 
 def _register_again(model: pycolmap.Reconstruction, database: Path, cfg: Config, image_ids: list[int],
@@ -180,7 +206,8 @@ def _register_again(model: pycolmap.Reconstruction, database: Path, cfg: Config,
     mapper = pycolmap.IncrementalMapper(cache)
     mapper.begin_reconstruction(checked)
     for image_id in image_ids:
-        mapper.observation_manager.deregister_frame(checked.images[image_id].frame_id)
+        if checked.images[image_id].has_pose:  # mapped photos are placed again; left-out ones placed
+            mapper.observation_manager.deregister_frame(checked.images[image_id].frame_id)
     options = pycolmap.IncrementalMapperOptions()
     options.abs_pose_min_num_inliers = cfg.abs_pose_min_inliers
     options.abs_pose_min_inlier_ratio = cfg.abs_pose_min_inlier_ratio

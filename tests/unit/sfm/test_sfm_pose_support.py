@@ -113,3 +113,38 @@ def test_a_strong_pair_whose_photos_share_no_points_is_contradicted(mapped):
     assert len(pairs) == 11
     assert all(model.images[k].name in (a, b) and shared == 20 for a, b, _, shared in pairs)
     assert contradicted_pairs(model, database, min_inliers=40, min_shared=0.05) == []
+
+
+def leave_out(model: pycolmap.Reconstruction, image_id: int) -> None:
+    """What the mapper does with a photo it drops: no pose, no observations in the model."""
+    for k, point in enumerate(model.images[image_id].points2D):
+        if point.has_point3D():
+            model.delete_observation(image_id, k)
+    model.deregister_frame(model.images[image_id].frame_id)
+
+
+def test_a_photo_the_mapper_left_out_is_placed_at_its_true_pose(mapped):
+    """GLOMAP dropped one photo of a 320 x 240 masked orbit that had 18 and 19 verified matches
+    with its neighbours; COLMAP's incremental registration places it (0.8 deg, like the rest)."""
+    model, database = mapped
+    k = sorted(model.reg_image_ids())[4]
+    truth = model.images[k].cam_from_world()
+    leave_out(model, k)
+    assert model.num_reg_images() == 11
+    checked, check = recheck_poses(model, database, CFG)
+    assert check.added == [model.images[k].name] and not check.unsupported
+    assert checked.num_reg_images() == 12 and checked.images[k].num_points3D > 250
+    pose = checked.images[k].cam_from_world()
+    assert rotation_angle_deg(pose.rotation.matrix() @ truth.rotation.matrix().T) < 1e-6
+    np.testing.assert_allclose(pose.translation, truth.translation, atol=1e-6)
+    assert check.to_json([])["placed_after_mapping"] == [model.images[k].name]
+    assert model.num_reg_images() == 11  # the mapped model itself is left as it was
+
+
+def test_a_left_out_photo_without_matches_to_the_placed_ones_stays_out(mapped):
+    model, database = mapped
+    k = sorted(model.reg_image_ids())[4]
+    leave_out(model, k)
+    forget_matches(database, k, model.reg_image_ids())
+    checked, check = recheck_poses(model, database, CFG)
+    assert checked is model and check.added == [] and checked.num_reg_images() == 11
