@@ -172,17 +172,24 @@ def recheck_poses(model: pycolmap.Reconstruction, database: Path,
     return model, check
 
 
+def linked_unplaced(model: pycolmap.Reconstruction, database: Path, min_inliers: int) -> dict[int, str]:
+    """Photos `model` does not place that a verified pair of at least `min_inliers` matches links
+    to a placed photo: image id -> name, by id."""
+    names, pairs = verified_pairs(database)
+    registered = set(model.reg_image_ids())
+    linked = {image_id for first, second, count in pairs if count >= min_inliers
+              for image_id in (first, second) if ({first, second} - {image_id}) <= registered}
+    return {i: names[i] for i in sorted(linked - registered)}
+
+
 def _place_left_out(model: pycolmap.Reconstruction, database: Path, cfg: Config,
                     check: SupportCheck) -> pycolmap.Reconstruction:
     """`model` with the photos the mapper did not register but that verified pairs link to a
     registered photo registered where possible (check.added); the others stay out."""
-    names, pairs = verified_pairs(database)
-    registered = set(model.reg_image_ids())
-    linked = {image_id for first, second, count in pairs if count >= cfg.min_pair_inliers
-              for image_id in (first, second) if ({first, second} - {image_id}) <= registered}
     tried = set(check.left_out)  # re-registration already failed for these
-    candidates = sorted(i for i in linked - registered if names[i] not in tried)
-    if not candidates or not registered:
+    candidates = [i for i, name in linked_unplaced(model, database, cfg.min_pair_inliers).items()
+                  if name not in tried]
+    if not candidates:
         return model
     trial = SupportCheck()
     placed = _register_again(model, database, cfg, candidates, trial)

@@ -32,7 +32,7 @@ from services.sfm.container.mapping import (
     triangulate_more,
 )
 from services.sfm.container.photos import Photo
-from services.sfm.container.pose_support import SupportCheck, recheck_poses
+from services.sfm.container.pose_support import SupportCheck, linked_unplaced, recheck_poses
 
 if TYPE_CHECKING:
     import pycolmap
@@ -76,9 +76,11 @@ def map_photos(database: Path, image_dir: Path, work_dir: Path, cfg: Config,
                plan: SolvePlan) -> tuple[pycolmap.Reconstruction | None, str, SupportCheck]:
     """Run the planned mapper and re-check the poses the points do not support (pose_support.py).
 
-    A global solve is retried incremental when it places fewer than 3 photos, or when its model
+    A global solve is retried incremental when it places fewer than 3 photos, when its model
     contradicts strong verified pairs (wrong pairs swayed the rotation averaging: a masked orbit
-    came out with 4 photos turned by 90 deg); `_better` decides which model is kept.
+    came out with 4 photos turned by 90 deg), or when it still leaves out photos that verified
+    pairs link to placed ones (a masked orbit lost a photo its points did not hold, and with it
+    the contradicted pair); `_better` decides which model is kept.
     """
     model, check = _mapped(database, image_dir, work_dir, cfg, plan.mapper, plan)
     if plan.mapper != "global":
@@ -89,6 +91,9 @@ def map_photos(database: Path, image_dir: Path, work_dir: Path, cfg: Config,
         listed = ", ".join(f"{a} + {b} ({inliers} matches, {shared} shared points)"
                            for a, b, inliers, shared in check.contradicted[:3])
         why = f"the global model contradicts {len(check.contradicted)} strongly matched photo pairs: {listed}"
+    elif missing := linked_unplaced(model, database, cfg.min_pair_inliers):
+        why = (f"the global model leaves out {len(missing)} photo(s) that verified pairs link to placed ones: "
+               + ", ".join(list(missing.values())[:3]))
     else:
         return model, plan.mapper, check
     retry, retry_check = _mapped(database, image_dir, work_dir, cfg, "incremental", plan)

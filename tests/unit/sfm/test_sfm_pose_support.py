@@ -7,6 +7,8 @@ seen by all, exact matches in a database) stands in for a mapped model; one phot
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pycolmap
 import pytest
@@ -148,3 +150,31 @@ def test_a_left_out_photo_without_matches_to_the_placed_ones_stays_out(mapped):
     forget_matches(database, k, model.reg_image_ids())
     checked, check = recheck_poses(model, database, CFG)
     assert checked is model and check.added == [] and checked.num_reg_images() == 11
+
+
+def test_a_global_model_leaving_out_a_linked_photo_is_retried_incremental(mapped, monkeypatch, tmp_path):
+    """A global solve once left out a masked-orbit photo its points did not hold, and with it the
+    strong pair that showed the model folded: the incremental retry placed all 16, correctly."""
+    from services.sfm.container import solve
+
+    complete, database = mapped
+    partial = pycolmap.Reconstruction(complete)
+    k = sorted(partial.reg_image_ids())[4]
+    leave_out(partial, k)
+    mappers = []
+
+    def mapped_as(database, image_dir, work_dir, cfg, mapper, plan):
+        mappers.append(mapper)
+        return (partial if mapper == "global" else complete), solve.SupportCheck()
+
+    monkeypatch.setattr(solve, "_mapped", mapped_as)
+    plan = solve.SolvePlan("global", "default", gps_in_solve=False, hold_focal_while_mapping=False)
+    kept, mapper, check = solve.map_photos(database, tmp_path, tmp_path, CFG, plan)
+    assert mappers == ["global", "incremental"] and mapper == "incremental" and kept is complete
+    left_out = partial.images[k].name
+    assert f"leaves out 1 photo(s) that verified pairs link to placed ones: {left_out}" in check.retried
+
+    mappers.clear()
+    incremental = replace(plan, mapper="incremental")
+    kept, mapper, check = solve.map_photos(database, tmp_path, tmp_path, CFG, incremental)
+    assert mappers == ["incremental"] and not check.retried
