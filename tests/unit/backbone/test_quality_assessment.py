@@ -98,3 +98,16 @@ def test_status_and_cli_show_the_assessment_and_the_capture_checks():
     assert lines[0] == "the model's quality is poor:" and any("19.0 dB" in line for line in lines)
     job.stages["train"].metrics = {}
     assert job_view(job, world.ports, PIPELINE)["quality"] is None
+
+
+def test_one_flagged_photo_reads_in_the_singular():
+    from shared.quality import capture_findings
+
+    sentences = capture_findings({"capture": {"dark": ["A.JPG"], "few_features": ["B.JPG"],
+                                              "focal_tags_ignored": ["C.JPG"], "blurred": ["D.JPG", "E.JPG"]}})
+    assert sentences == [
+        "1 photo is dark (underexposed): A.JPG",
+        "1 photo shows few features to match: B.JPG",
+        "1 photo had implausible focal-length tags (ignored; the focal length was estimated): C.JPG",
+        "2 photos are blurred (camera shake or focus): D.JPG, E.JPG",
+    ]
