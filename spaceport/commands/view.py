@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from spaceport.api import data_dir_of, existing_runtime
@@ -26,6 +27,16 @@ def register(commands: Any) -> None:
     view.set_defaults(handler=cmd_view)
 
 
+def viewer_content(job_dir: Path) -> str | None:
+    """What the viewer opens, relative to the job folder: the streamed level-of-detail SOG when the
+    compress stage wrote one (large models: a coarse level draws first, bench/lod_bench.py), else
+    the single-file SOG; None before there is a model."""
+    for relative in ("compress/lod/lod-meta.json", "compress/model.sog"):
+        if (job_dir / relative).is_file():
+            return relative
+    return None
+
+
 def cmd_view(args: argparse.Namespace) -> int:
     import webbrowser
 
@@ -38,8 +49,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     job = None if runtime is None else runtime.table.get(args.job)
     if job is None:
         raise CliError(f"no job {args.job} in {data_dir_of(args.data_dir)}")
-    sog = runtime.job_dir(job.job_id) / "compress/model.sog"
-    if not sog.exists():
+    content = viewer_content(runtime.job_dir(job.job_id))
+    if content is None:
         raise CliError(f"job {job.job_id} has no model yet ({job.state})", EXIT_JOB_FAILED)
     base = f"/files/{runtime.pipeline.bucket}/jobs/{job.job_id}"
     report = runtime.job_dir(job.job_id) / "notify/report.html"
@@ -47,7 +58,7 @@ def cmd_view(args: argparse.Namespace) -> int:
     summary = f"job {job.job_id} · {counted(job.photo_count, job.video_count)} · {job.options.preset}"
     info = {
         "job_id": job.job_id,
-        "content": f"{base}/compress/model.sog",
+        "content": f"{base}/{content}",
         "settings": "/settings.json",
         "report": f"{base}/notify/report.html" if report.exists() else None,
         "summary": summary + (f" · opened where {camera['photo']} was taken" if camera else ""),

@@ -77,3 +77,14 @@ def test_default_data_dir_follows_the_environment(monkeypatch, tmp_path):
     assert default_data_dir() == tmp_path
     monkeypatch.delenv("SPACEPORT_DATA_DIR")
     assert default_data_dir() == Path.home() / ".spaceport"
+
+
+def test_view_opens_the_streamed_model_when_the_compress_stage_wrote_one(tmp_path):
+    from spaceport.commands.view import viewer_content
+
+    assert viewer_content(tmp_path) is None
+    (tmp_path / "compress/lod").mkdir(parents=True)
+    (tmp_path / "compress/model.sog").write_bytes(b"sog")
+    assert viewer_content(tmp_path) == "compress/model.sog"
+    (tmp_path / "compress/lod/lod-meta.json").write_text("{}")
+    assert viewer_content(tmp_path) == "compress/lod/lod-meta.json"
