@@ -131,7 +131,7 @@ def submit_local(
     except UserInputError as exc:
         remove_inbox_copy(runtime.inbox_dir(name))
         raise CliError(f"photos rejected ({exc.cause}): {exc.message}") from exc
-    for warning in job.warnings:
+    for warning in [*photos.uncopied_warnings, *job.warnings]:  # ingest names what it was given
         if colmap_model is None or not warning.endswith(": sparse/"):  # the model we import
             print(f"  left out: {warning}")
     remember_source(runtime.data_dir, job.job_id, photos_dir)

@@ -48,6 +48,12 @@ class PhotoFolder:
     def warnings(self) -> list[str]:
         return describe_skipped(self.selection.skipped)
 
+    @property
+    def uncopied_warnings(self) -> list[str]:
+        """The files left out that are not copied with the job (all but identical copies, which
+        go with it so that ingest and SfM name them): only this scan can name them."""
+        return describe_skipped([s for s in self.selection.skipped if s.reason is not Skip.DUPLICATE])
+
 
 def counted(photos: int, videos: int) -> str:
     """A job's inputs in words: '12 photos', '1 video', '3 photos and 2 videos'."""

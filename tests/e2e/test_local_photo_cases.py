@@ -70,6 +70,11 @@ def _tiff(folder: Path) -> None:
         jpg.unlink()
 
 
+def _files_that_are_not_photos(folder: Path) -> None:
+    (folder / "DSC_9999.jpg").write_text("a shopping list, not a photo\n" * 20)
+    (folder / "DSC_0001.NEF").write_bytes(b"MM\x00*" + bytes(400))
+
+
 def _dji_card(folder: Path) -> None:
     for k, jpg in enumerate(sorted(folder.glob("*.jpg"))):
         target = folder / "DCIM" / ("100MEDIA" if k < 5 else "101MEDIA") / jpg.name.upper()
@@ -90,6 +95,9 @@ def _second_pass(folder: Path) -> None:
         ("sync copies", _sync_copies, "(1).jpg (= DJI_0001.jpg)"),
         ("LZW TIFF", _tiff, None),
         ("DJI card layout", _dji_card, None),
+        # not copied into the job, so only the CLI's own scan can name them (before: said nothing)
+        ("text saved as .jpg, a RAW file", _files_that_are_not_photos,
+         "left out: 1 skipped, not a photo: DSC_9999.jpg"),
         ("one pass per folder", _second_pass, None),
     ],
 )
