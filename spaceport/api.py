@@ -59,8 +59,9 @@ def existing_runtime(data_dir: Path | None, view_port: int | None = None) -> Any
 
 
 def stage_command_from_env() -> Any:
-    """$SPACEPORT_STAGE_COMMAND (development): a command prefix with `{stage}`, e.g.
-    `python my_stage.py {stage}`; default: `python -m services.<stage>.container.entrypoint`."""
+    """$SPACEPORT_STAGE_COMMAND (development): replaces the stage image's ENTRYPOINT, with `{stage}`,
+    e.g. `python my_stage.py {stage}`; SageMaker's arguments follow. Default: the ENTRYPOINT of
+    `services/<stage>/container/Dockerfile`."""
     from shared.adapters.local import module_command
 
     template = os.environ.get("SPACEPORT_STAGE_COMMAND", "").strip()

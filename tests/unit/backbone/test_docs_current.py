@@ -26,3 +26,22 @@ def test_openapi_documents_all_routes():
     assert set(paths["/jobs"]) == {"get", "post"}
     assert set(paths["/jobs/{job_id}"]) == {"get", "delete"}
     assert set(paths["/links/{token}"]) == {"get"}
+
+
+def test_no_document_lists_the_same_item_twice():
+    """A bullet that starts with a name (`$SPACEPORT_STAGE_COMMAND`, `--preset`) explains it once
+    per list: two bullets for one name drift apart and one of them is wrong."""
+    import re
+
+    for path in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]:
+        seen: dict[str, int] = {}
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            item = re.match(r"\s*[-*] (`[^`]+`)", line)
+            if item is None and not line.startswith((" ", "-", "*")):
+                seen = {}  # a paragraph or heading ends the list
+            elif item is not None:
+                name = item.group(1)
+                assert name not in seen, f"{path.name}:{number} lists {name} again (line {seen[name]})"
+                seen[name] = number
