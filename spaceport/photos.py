@@ -66,7 +66,8 @@ def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = 
     """Check the address, the folder (or single video file) and the photo count before anything is copied.
 
     Raises UserInputError (INVALID_REQUEST for the address or folder, TOO_FEW_IMAGES,
-    UNREADABLE_IMAGES or UNREADABLE_VIDEO for the photos) with local paths in the message.
+    UNREADABLE_IMAGES or UNREADABLE_VIDEO for the photos; a single file that is not a video:
+    `read_single_file`) with local paths in the message.
     """
     if email is not None:
         try:
@@ -74,13 +75,7 @@ def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = 
         except ValueError as exc:
             raise UserInputError(CauseCode.INVALID_REQUEST, str(exc)) from exc
     if folder.is_file():
-        found = PhotoFolder(folder.parent, scan_file(folder))
-        if not found.selection.videos:
-            raise UserInputError(
-                CauseCode.UNREADABLE_VIDEO,
-                f"{folder} is not a video ({VIDEO_FORMAT_NAMES}); give a video file or a folder of photos",
-            )
-        return found
+        return read_single_file(folder, min_photos)
     if not folder.is_dir():
         raise UserInputError(CauseCode.INVALID_REQUEST, f"{folder} is not a folder of photos or a video")
     found = PhotoFolder(folder, scan_folder(folder))
@@ -100,6 +95,29 @@ def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = 
             + (f"; {left_out}" if left_out else ""),
         )
     return found
+
+
+# A file given on its own that is named as a video (or is one) but cannot be used as one.
+VIDEO_SKIPS = {Skip.NOT_VIDEO: CauseCode.UNREADABLE_VIDEO, Skip.VIDEO_360: CauseCode.UNREADABLE_VIDEO,
+               Skip.VIDEO_TOO_LARGE: CauseCode.VIDEO_TOO_LARGE}
+
+
+def read_single_file(path: Path, min_photos: int = MIN_PHOTOS) -> PhotoFolder:
+    """One file given instead of a folder: a video is a job; anything else is refused with what
+    it is and the folder to give instead (one photo is never enough: TOO_FEW_IMAGES; a file named
+    as a video that is not a usable one: UNREADABLE_VIDEO or VIDEO_TOO_LARGE)."""
+    found = PhotoFolder(path.parent, scan_file(path))
+    selection = found.selection
+    if selection.videos:
+        return found
+    instead = f"give the folder of photos instead ({path.parent}), or one video ({VIDEO_FORMAT_NAMES})"
+    for skipped in selection.skipped_for(*VIDEO_SKIPS):
+        raise UserInputError(VIDEO_SKIPS[skipped.reason], f"{path} is {skipped.reason.value}; {instead}")
+    reasons = [s.reason.value for s in selection.skipped if s.name == path.name]
+    what = "a single photo" if selection.photos else ", ".join(["a single file", *reasons[:1]])
+    raise UserInputError(
+        CauseCode.TOO_FEW_IMAGES, f"{path} is {what}: at least {min_photos} photos are needed; {instead}"
+    )
 
 
 def copy_into_inbox(photos: PhotoFolder, target: Path) -> int:

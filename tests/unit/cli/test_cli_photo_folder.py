@@ -55,10 +55,30 @@ def test_one_video_file_is_a_job_with_its_subtitle_and_nothing_else_from_its_fol
     assert set(found.files) == {"DJI_0001.MP4", "DJI_0001.SRT"} and found.counted == "1 video"
 
 
-def test_a_file_that_is_not_a_video_is_refused_by_name(tmp_path):
+def test_a_single_photo_is_too_few_and_the_message_names_its_folder(tmp_path):
     write(tmp_path, ["IMG_1.jpg"])
-    with pytest.raises(CliError, match="unreadable_video.*IMG_1.jpg is not a video"):
+    with pytest.raises(CliError) as refused:
         photo_folder(tmp_path / "IMG_1.jpg")
+    message = str(refused.value)
+    assert "(too_few_images)" in message and "IMG_1.jpg is a single photo" in message
+    assert f"give the folder of photos instead ({tmp_path})" in message and "video" not in message.split(";")[0]
+
+
+@pytest.mark.parametrize("name, content, what", [
+    ("DSC_0001.NEF", b"II*\x00" + bytes(200), "a single file, camera RAW"),
+    ("notes.txt", b"shopping list", "a single file, not a photo"),
+    ("empty.jpg", b"", "a single file, empty"),
+])
+def test_a_single_file_that_is_not_a_photo_or_video_says_what_it_is(tmp_path, name, content, what):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(CliError, match=rf"\(too_few_images\): .*{name} is {what}.*folder of photos instead"):
+        photo_folder(tmp_path / name)
+
+
+def test_a_single_file_named_as_a_video_that_is_not_one_is_an_unreadable_video(tmp_path):
+    (tmp_path / "clip.mp4").write_text("<html>download failed</html>")
+    with pytest.raises(CliError, match=r"\(unreadable_video\): .*clip.mp4 is named as a video, but not one"):
+        photo_folder(tmp_path / "clip.mp4")
 
 
 def test_a_folder_with_a_video_and_two_photos_is_enough(tmp_path):
