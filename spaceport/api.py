@@ -207,7 +207,8 @@ def outputs_of(runtime: Any, job: Any) -> dict[str, str]:
     sog = job_dir / "compress/model.sog"
     if sog.exists():
         found["model:"] = f"{sog}  ({sog.stat().st_size / 1e6:.2f} MB)"
-    found["viewer:"] = command_hint(runtime.data_dir, "view", job.job_id)
+    if viewer_content(job_dir) is not None:  # what `view` opens: no model, no viewer line
+        found["viewer:"] = command_hint(runtime.data_dir, "view", job.job_id)
     report = job_dir / "notify/report.html"
     if report.exists():
         found["report:"] = str(report)
@@ -215,6 +216,16 @@ def outputs_of(runtime: Any, job: Any) -> dict[str, str]:
     if email:
         found["email:"] = f"{email}  (to {job.email})"
     return found
+
+
+def viewer_content(job_dir: Path) -> str | None:
+    """What the viewer opens, relative to the job folder: the streamed level-of-detail SOG when the
+    compress stage wrote one (large models: a coarse level draws first, bench/lod_bench.py), else
+    the single-file SOG; None before there is a model."""
+    for relative in ("compress/lod/lod-meta.json", "compress/model.sog"):
+        if (job_dir / relative).is_file():
+            return relative
+    return None
 
 
 def email_of(runtime: Any, job_id: str) -> Path | None:

@@ -140,8 +140,8 @@ def show_job(runtime: Any, job: Any, body: dict[str, Any]) -> None:
     print(f"  photos from {body['source'] or job.inbox_uri}")
     for stage in STAGE_ORDER:
         record = job.stages.get(stage)
-        if record is None:
-            print(f"  {stage:<9}waiting")
+        if record is None:  # a failed or cancelled job runs no further stage
+            print(f"  {stage:<9}{'not run' if job.is_final else 'waiting'}")
         elif record.status == "running":
             print("  " + progress_line(stage, body["progress"].get(stage)))
         else:

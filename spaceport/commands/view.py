@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from spaceport.api import data_dir_of, existing_runtime
+from spaceport.api import data_dir_of, existing_runtime, viewer_content
 from spaceport.commands.common import (
     EXIT_ENVIRONMENT,
     EXIT_JOB_FAILED,
@@ -25,16 +24,6 @@ def register(commands: Any) -> None:
     view.add_argument("--no-browser", action="store_true", help="do not open a browser")
     add_data_dir(view)
     view.set_defaults(handler=cmd_view)
-
-
-def viewer_content(job_dir: Path) -> str | None:
-    """What the viewer opens, relative to the job folder: the streamed level-of-detail SOG when the
-    compress stage wrote one (large models: a coarse level draws first, bench/lod_bench.py), else
-    the single-file SOG; None before there is a model."""
-    for relative in ("compress/lod/lod-meta.json", "compress/model.sog"):
-        if (job_dir / relative).is_file():
-            return relative
-    return None
 
 
 def cmd_view(args: argparse.Namespace) -> int:

@@ -139,3 +139,34 @@ def test_progress_on_a_terminal_draws_bars_and_keeps_each_finished_stage_line(tm
     text = out.getvalue()
     assert "train    done in 1m01s  20000 Gaussians, PSNR 25.00 dB" in text
     assert "[" not in text.replace("\x1b[", "")  # no hand-drawn [####....] bar
+
+
+def failed_job(data_dir, failed_in="train"):
+    """A job in a data dir that failed in `failed_in` after the SfM stage succeeded."""
+    from shared.causes import CauseCode
+    from shared.jobs import FailureInfo, JobState
+    from spaceport.runtime import LocalRuntime
+
+    now = datetime.now(UTC)
+    job = Job(
+        job_id="f" * 20, owner="local", email="a@example.com", inbox_uri="s3://b/inbox/x/", options=JobOptions(),
+        photo_count=16, photo_bytes=1, created_at=now, updated_at=now, state=JobState.FAILED,
+        failure=FailureInfo(stage=failed_in, cause=CauseCode.OUT_OF_MEMORY, message="killed", advice="smaller"),
+    )  # fmt: skip
+    job.stages["sfm"] = StageRecord(status="succeeded", run_name="s", started_at=now, duration_s=12.0)
+    job.stages[failed_in] = StageRecord(status="failed", run_name="t", started_at=now, duration_s=3.0)
+    LocalRuntime(data_dir).table.create(job)
+    return job
+
+
+def test_status_of_a_failed_job_offers_no_viewer_and_later_stages_read_not_run(tmp_path, capsys):
+    job = failed_job(tmp_path / "d")
+    assert cli.main(["status", job.job_id, "--data-dir", str(tmp_path / "d")]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "viewer:" not in out and " view " not in out
+    assert "train    FAILED in 3s" in out and "compress not run" in out and "waiting" not in out
+    compress = tmp_path / "d/spaceport/jobs" / job.job_id / "compress"
+    compress.mkdir(parents=True)
+    (compress / "model.sog").write_bytes(b"PK")  # a model there: `view` can open it, status says so
+    assert cli.main(["status", job.job_id, "--data-dir", str(tmp_path / "d")]) == cli.EXIT_OK
+    assert "viewer: " in capsys.readouterr().out
