@@ -11,14 +11,18 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from shared.photo_formats import (
     HEAD_BYTES,
     SIDECAR_SUFFIXES,
     Selection,
+    Skip,
+    Skipped,
     drop_duplicates,
     needs_head,
+    order_key,
     select_photos,
 )
 
@@ -34,22 +38,37 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def list_files(folder: Path) -> list[str]:
+def list_files(folder: Path, exclude: Collection[str] = ()) -> list[str]:
     """Every regular file under folder (recursively, symlinked folders not followed), as POSIX paths
-    relative to folder."""
+    relative to folder; `exclude` (relative POSIX paths) are neither listed nor walked into."""
     names = []
-    for root, _dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
         base = Path(root).relative_to(folder).as_posix()
+        relative = (lambda name: name) if base == "." else (lambda name: f"{base}/{name}")
+        dirs[:] = [d for d in dirs if relative(d) not in exclude]
         for file in files:
-            if (Path(root) / file).is_file():
-                names.append(file if base == "." else f"{base}/{file}")
+            if (Path(root) / file).is_file() and relative(file) not in exclude:
+                names.append(relative(file))
     return names
 
 
-def scan_folder(folder: Path) -> Selection:
+def scan_folder(folder: Path, exclude: Iterable[Path] = ()) -> Selection:
     """The folder's photos and videos (relative paths, stable order), their masks and sidecars, and
-    every file left out with the reason (duplicates name the file kept)."""
-    return _scan(folder, list_files(folder))
+    every file left out with the reason (duplicates name the file kept).
+
+    exclude: files and folders of ours that may lie inside (the CLI's data dir, with its copies of
+    earlier uploads): never read, and named (Skip.DATA_DIR) when present.
+    """
+    root = folder.resolve()
+    inside = {}
+    for path in exclude:
+        resolved = Path(path).resolve()
+        if resolved != root and resolved.is_relative_to(root) and resolved.exists():
+            inside[resolved.relative_to(root).as_posix()] = resolved.is_dir()
+    selection = _scan(folder, list_files(folder, set(inside)))
+    selection.skipped.extend(Skipped(name + "/" * is_dir, Skip.DATA_DIR) for name, is_dir in inside.items())
+    selection.skipped.sort(key=lambda s: order_key(s.name))
+    return selection
 
 
 def scan_file(path: Path) -> Selection:

@@ -110,6 +110,7 @@ class Skip(StrEnum):
 
     HIDDEN = "hidden"
     OUTPUT = "an output of ours or a downscaled copy"
+    DATA_DIR = "the local data dir (the copies and outputs of earlier jobs)"
     RAW = "camera RAW (export JPEG or TIFF)"
     VIDEO_PROXY = "a video's low-resolution copy or thumbnail (the video itself is used)"
     VIDEO_360 = "360-degree video (export a flat video first)"

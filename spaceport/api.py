@@ -76,15 +76,26 @@ def default_email() -> str:
     return f"{user}@spaceport.localhost"
 
 
-def photo_folder(folder: Path, email: str | None = None) -> Any:
-    """The folder's photos (spaceport/photos.py), checked before anything is copied or uploaded."""
+def photo_folder(folder: Path, email: str | None = None, data_dir: Path | None = None) -> Any:
+    """The folder's photos (spaceport/photos.py), checked before anything is copied or uploaded.
+    The data dir (default: the default one) is never scanned when it lies in the folder."""
     from shared.errors import UserInputError
     from spaceport.photos import read_photo_folder
 
     try:
-        return read_photo_folder(folder, email)
+        return read_photo_folder(folder, email, exclude=own_paths(data_dir_of(data_dir), folder))
     except UserInputError as exc:
         raise CliError(f"photos refused ({exc.cause}): {exc.message}") from exc
+
+
+def own_paths(data_dir: Path, folder: Path) -> list[Path]:
+    """What of a data dir a scan of `folder` must leave alone: the data dir itself, or, when it is
+    the folder itself, what the runtime keeps in it (spaceport/runtime.py DATA_DIR_ENTRIES)."""
+    from spaceport.runtime import DATA_DIR_ENTRIES
+
+    if data_dir != Path(folder).expanduser().resolve():
+        return [data_dir]
+    return [path for name in DATA_DIR_ENTRIES for path in data_dir.glob(name)]
 
 
 def inbox_name(folder: Path) -> str:
@@ -120,7 +131,7 @@ def submit_local(
     from shared.layout import INBOX_COLMAP_MODEL
     from spaceport.photos import copy_into_inbox, remove_inbox_copy
 
-    photos = photo_folder(photos_dir, email) if photos is None else photos
+    photos = photo_folder(photos_dir, email, runtime.data_dir) if photos is None else photos
     name = inbox_name(photos_dir)
     request = SubmitRequest(inbox=name, email=email, options=options)
     size = copy_into_inbox(photos, runtime.inbox_dir(name))
@@ -139,10 +150,9 @@ def submit_local(
     return job
 
 
-SOURCES_FILE = "sources.json"  # job id -> the folder `run` took the photos from (local only)
-
-
 def remember_source(data_dir: Path, job_id: str, folder: Path) -> None:
+    from spaceport.runtime import SOURCES_FILE
+
     path = Path(data_dir) / SOURCES_FILE
     sources = read_sources(data_dir)
     sources[job_id] = str(Path(folder).expanduser().resolve())
@@ -152,6 +162,8 @@ def remember_source(data_dir: Path, job_id: str, folder: Path) -> None:
 
 
 def read_sources(data_dir: Path) -> dict[str, str]:
+    from spaceport.runtime import SOURCES_FILE
+
     try:
         body = json.loads((Path(data_dir) / SOURCES_FILE).read_text())
     except (OSError, ValueError):

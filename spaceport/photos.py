@@ -7,6 +7,7 @@ say what happened to the photos afterwards.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,11 @@ def counted(photos: int, videos: int) -> str:
     return " and ".join(parts)
 
 
-def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = MIN_PHOTOS) -> PhotoFolder:
+def read_photo_folder(
+    folder: Path, email: str | None = None, min_photos: int = MIN_PHOTOS, exclude: Sequence[Path] = ()
+) -> PhotoFolder:
     """Check the address, the folder (or single video file) and the photo count before anything is copied.
+    `exclude`: paths of ours that the scan never reads (the data dir, when it lies in the folder).
 
     Raises UserInputError (INVALID_REQUEST for the address or folder, TOO_FEW_IMAGES,
     UNREADABLE_IMAGES or UNREADABLE_VIDEO for the photos; a single file that is not a video:
@@ -78,7 +82,7 @@ def read_photo_folder(folder: Path, email: str | None = None, min_photos: int = 
         return read_single_file(folder, min_photos)
     if not folder.is_dir():
         raise UserInputError(CauseCode.INVALID_REQUEST, f"{folder} is not a folder of photos or a video")
-    found = PhotoFolder(folder, scan_folder(folder))
+    found = PhotoFolder(folder, scan_folder(folder, exclude))
     count = len(found.selection.photos)
     if not found.selection.enough(min_photos):
         left_out = "; ".join(found.warnings)

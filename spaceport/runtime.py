@@ -58,6 +58,10 @@ logger = logging.getLogger(__name__)
 LOCAL_BUCKET = "spaceport"
 SERVICES = ("ingest", "sfm", "train", "compress", "notify")
 DB_NAME = "spaceport.db"
+SOURCES_FILE = "sources.json"  # job id -> the folder `run` took the photos from (spaceport/api.py)
+# What a runtime keeps in its data dir (globs): the bucket, the job table (and its WAL files), the
+# stage runs, the outbox, demo renders, the lock, the photo folders of jobs.
+DATA_DIR_ENTRIES = (LOCAL_BUCKET, f"{DB_NAME}*", "runs", "outbox", "demo", "runtime.lock", SOURCES_FILE)
 DEFAULT_VIEW_PORT = 8765
 
 Handle = Callable[[Envelope, Ports, Pipeline], None]

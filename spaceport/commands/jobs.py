@@ -159,7 +159,7 @@ def prepare(args: argparse.Namespace, photos_dir: Path) -> tuple[Any, str, Any]:
     elif getattr(args, "solve", False):
         options = options.model_copy(update={"sfm_mode": "solve"})
     email = check_email(args.email or default_email())
-    photos = photo_folder(photos_dir, email)
+    photos = photo_folder(photos_dir, email, getattr(args, "data_dir", None))
     settings = resolve(options)
     for note in settings.notes:
         print(f"note: {note}")

@@ -292,6 +292,21 @@ def test_stop_after_sfm_leaves_the_job_resumable_and_resume_does_not_redo_sfm(tm
     }
 
 
+def test_a_data_dir_inside_the_photo_folder_is_never_scanned_by_the_next_run(tmp_path):
+    """`run PHOTOS --data-dir PHOTOS/work` twice: the second run takes the same 10 photos, not the
+    first job's inbox copy (which would be 10 identical copies) nor anything else of ours."""
+    photos = write_photos(tmp_path / "photos")
+    for _ in range(2):
+        run = _cli(["run", str(photos), "--preset", "preview", "--stop-after", "sfm"], photos / "work",
+                   fake_stage="")  # fmt: skip
+        out, err = run.communicate(timeout=90)
+        assert run.returncode == 0, err
+        assert "copied 10 photos" in out and "identical" not in out
+    assert "left out: 1 skipped, the local data dir (the copies and outputs of earlier jobs): work/" in out
+    runtime = LocalRuntime(photos / "work")
+    assert sorted(job.photo_count for job in runtime.table.list_all()) == [10, 10]
+
+
 def test_a_run_drives_only_its_own_job_and_leaves_the_interrupted_one_queued(tmp_path):
     """Issue 12, item 1: run A, Ctrl-C during training, then run B with --stop-after sfm in the
     same data dir: A's training must not start again, nothing of A runs, status says A waits."""

@@ -2,6 +2,7 @@
 
 import pytest
 
+from shared.photo_formats import Skip
 from spaceport.api import photo_folder
 from spaceport.commands.common import CliError
 from tests.support.photos import jpeg_bytes
@@ -102,3 +103,23 @@ def test_the_notes_say_what_each_video_gave():
              "rejected_redundant": 14}
     (note,) = photo_notes({"photos": {"count": 0, "videos": [video]}})
     assert note == "DJI_0001.MP4: 95 frames from 60.0 s (skipped: 6 blurry, 14 where the camera barely moved)"
+
+
+def test_a_data_dir_inside_the_folder_is_neither_read_nor_taken_for_photos(tmp_path):
+    write(tmp_path, [f"IMG_{k}.jpg" for k in range(8)])
+    write(tmp_path, [f"work/spaceport/inbox/old/IMG_{k}.jpg" for k in range(8)])  # an earlier job's copy
+    found = photo_folder(tmp_path, data_dir=tmp_path / "work")
+    assert found.selection.photos == [f"IMG_{k}.jpg" for k in range(8)]
+    assert found.warnings == ["1 skipped, the local data dir (the copies and outputs of earlier jobs): work/"]
+
+
+def test_a_data_dir_that_is_the_folder_itself_keeps_its_photos_and_leaves_out_what_is_ours(tmp_path):
+    write(tmp_path, [f"IMG_{k}.jpg" for k in range(8)])
+    write(tmp_path, ["spaceport/inbox/old/IMG_0.jpg", "runs/r/opt/ml/processing/input/IMG_1.jpg"])
+    for name in ("spaceport.db", "spaceport.db-wal", "runtime.lock", "sources.json"):
+        (tmp_path / name).write_bytes(b"ours")
+    found = photo_folder(tmp_path, data_dir=tmp_path)
+    assert found.selection.photos == [f"IMG_{k}.jpg" for k in range(8)]
+    assert not found.selection.skipped_for(Skip.NOT_PHOTO, Skip.DUPLICATE)
+    assert {s.name for s in found.selection.skipped} == {"runs/", "runtime.lock", "sources.json", "spaceport.db",
+                                                         "spaceport.db-wal", "spaceport/"}  # fmt: skip
