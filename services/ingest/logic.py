@@ -247,8 +247,10 @@ def current_stage(job: Job) -> str:
     return "notify"
 
 
-def eta_seconds(job: Job, now: datetime) -> float | None:
-    if job.state in FINAL_STATES:
+def eta_seconds(job: Job, now: datetime, advancing: bool = True) -> float | None:
+    """Seconds until the job is done, from typical stage durations; None when nothing will run it
+    (a final job, or a local job no runtime drives: stopped after a stage, or interrupted)."""
+    if job.state in FINAL_STATES or not advancing:
         return None
     remaining = 0.0
     for stage in STAGES:
@@ -287,7 +289,11 @@ def quality_summary(job: Job) -> dict[str, Any] | None:
     return assess_quality(job.stages["sfm"].metrics if "sfm" in job.stages else {}, train).to_json()
 
 
-def job_view(job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = None) -> dict[str, Any]:
+def job_view(
+    job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = None, advancing: bool = True
+) -> dict[str, Any]:
+    """What the API and `spaceport status` show of a job. advancing: whether something moves the
+    job on (always in the cloud; locally only while a runtime drives it): else no ETA."""
     now = now or datetime.now(UTC)
     stages = {
         name: {
@@ -318,7 +324,7 @@ def job_view(job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = 
         "quality": quality_summary(job),
         "options": job.options.model_dump(mode="json"),
         "stages": stages,
-        "eta_s": eta_seconds(job, now),
+        "eta_s": eta_seconds(job, now, advancing),
         "failure": job.failure.model_dump(mode="json") if job.failure else None,
         "links": links,
     }

@@ -110,7 +110,7 @@ def job_body(runtime: Any, job: Any) -> dict[str, Any]:
     from services.ingest.logic import job_view
     from shared.stage import read_progress
 
-    body = job_view(job, runtime.ports, runtime.pipeline)
+    body = job_view(job, runtime.ports, runtime.pipeline, advancing=runtime.is_driven(job.job_id))
     body["source"] = read_sources(runtime.data_dir).get(job.job_id)
     body["runs"] = [
         {k: run[k] for k in ("run_name", "status", "starts", "exit_code", "log_path")}

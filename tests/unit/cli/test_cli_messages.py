@@ -170,3 +170,30 @@ def test_status_of_a_failed_job_offers_no_viewer_and_later_stages_read_not_run(t
     (compress / "model.sog").write_bytes(b"PK")  # a model there: `view` can open it, status says so
     assert cli.main(["status", job.job_id, "--data-dir", str(tmp_path / "d")]) == cli.EXIT_OK
     assert "viewer: " in capsys.readouterr().out
+
+
+def test_status_gives_an_eta_only_while_a_runtime_moves_the_job_on(tmp_path, capsys):
+    """A job stopped after sfm (`run --stop-after sfm`) waits for `resume`: no ETA until then."""
+    import json
+
+    from shared.jobs import JobState
+    from spaceport.runtime import LocalRuntime
+
+    now = datetime.now(UTC)
+    job = Job(
+        job_id="s" * 20, owner="local", email="a@example.com", inbox_uri="s3://b/inbox/x/", options=JobOptions(),
+        photo_count=16, photo_bytes=1, created_at=now, updated_at=now, state=JobState.SFM_DONE,
+    )  # fmt: skip
+    job.stages["sfm"] = StageRecord(status="succeeded", run_name="s", started_at=now, duration_s=12.0)
+    runtime = LocalRuntime(tmp_path / "d")
+    runtime.table.create(job)
+
+    def eta() -> float | None:
+        assert cli.main(["status", job.job_id, "--json", "--data-dir", str(tmp_path / "d")]) == cli.EXIT_OK
+        return json.loads(capsys.readouterr().out)["eta_s"]
+
+    assert eta() is None
+    seen = []
+    with runtime.running():
+        runtime.drive(lambda: bool(seen.append(eta())) or True, job_id=job.job_id)  # as `resume` does
+    assert seen[0] > 0
