@@ -40,6 +40,7 @@ from shared.signatures import (
     is_tiff,
     is_webp,
 )
+from shared.wording import plural
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,8 @@ def describe_skipped(skipped: list[Skipped], shown: int = 8) -> list[str]:
     duplicates = [s for s in skipped if s.reason is Skip.DUPLICATE]
     if duplicates:
         pairs = [f"{s.name} (= {s.same_as})" for s in duplicates]
-        lines.append(f"{len(duplicates)} identical copies dropped: {name_list(pairs, shown)}")
+        lines.append(f"{plural(len(duplicates), 'identical copy', 'identical copies')} dropped: "
+                     f"{name_list(pairs, shown)}")
     for reason in Skip:
         if reason is Skip.DUPLICATE:
             continue

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.causes import CauseCode, advice_for
+from shared.wording import agree, plural
 
 POOR_PSNR_DB = 22.0
 POOR_REGISTRATION = 0.8
@@ -55,19 +56,8 @@ def _names(names: list[str], shown: int = 5) -> str:
 def capture_findings(sfm: dict[str, Any]) -> list[str]:
     """One sentence per capture check that flagged photos, from SfM metrics."""
     flagged = sfm.get("capture") or {}
-    return [f"{_subject(len(names), CAPTURE_CHECKS[check][0])}: {_names(names)}"
+    return [f"{plural(len(names), 'photo')} {agree(len(names), CAPTURE_CHECKS[check][0])}: {_names(names)}"
             for check, names in flagged.items() if names and check in CAPTURE_CHECKS]
-
-
-def _subject(count: int, phrase: str) -> str:
-    """'3 photos are dark', '1 photo is dark' (phrases are written for the plural)."""
-    if count != 1:
-        return f"{count} photos {phrase}"
-    verb, _, rest = phrase.partition(" ")
-    return f"1 photo {SINGULAR.get(verb, verb)} {rest}"
-
-
-SINGULAR = {"are": "is", "show": "shows"}
 
 
 def assess_quality(sfm: dict[str, Any], train: dict[str, Any]) -> QualityVerdict:

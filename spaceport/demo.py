@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from shared.wording import plural
+
 
 def pose_errors(
     estimated: dict[str, tuple[np.ndarray, np.ndarray]], truth: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -78,7 +80,7 @@ def score_demo(render_dir: Path, job_dir: Path, job: Any) -> list[str]:
         views = metrics.get("n_test_views")
         lines.append(
             f"  held-out PSNR           {float(metrics['psnr']):.2f} dB"
-            + (f" over {views} views" if views else "")
+            + (f" over {plural(views, 'view')}" if views else "")
         )
     else:
         lines.append("  held-out PSNR           not available")

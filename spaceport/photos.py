@@ -16,6 +16,7 @@ from shared.causes import CauseCode
 from shared.errors import UserInputError
 from shared.events import check_email
 from shared.photo_folder import scan_file, scan_folder
+from shared.wording import counted, plural
 from shared.photo_formats import (
     FORMAT_NAMES,
     MIN_PHOTOS,
@@ -56,13 +57,6 @@ class PhotoFolder:
         return describe_skipped([s for s in self.selection.skipped if s.reason is not Skip.DUPLICATE])
 
 
-def counted(photos: int, videos: int) -> str:
-    """A job's inputs in words: '12 photos', '1 video', '3 photos and 2 videos'."""
-    parts = [f"{photos} photo{'s' * (photos != 1)}"] if photos or not videos else []
-    parts += [f"{videos} video{'s' * (videos != 1)}"] if videos else []
-    return " and ".join(parts)
-
-
 def read_photo_folder(
     folder: Path, email: str | None = None, min_photos: int = MIN_PHOTOS, exclude: Sequence[Path] = ()
 ) -> PhotoFolder:
@@ -91,7 +85,7 @@ def read_photo_folder(
         cause = CauseCode.UNREADABLE_IMAGES if raw_would_do else CauseCode.TOO_FEW_IMAGES
         if found.selection.skipped_for(Skip.NOT_VIDEO, Skip.VIDEO_360) and not raw_would_do:
             cause = CauseCode.UNREADABLE_VIDEO  # a readable video would have been enough
-        found_text = f"found {count} photos" if count else "no photos"
+        found_text = f"found {plural(count, 'photo')}" if count else "no photos"
         raise UserInputError(
             cause,
             f"{found_text} in {folder} or its sub-folders; at least {min_photos} are needed, or a video "
@@ -146,9 +140,11 @@ def photo_notes(view: dict[str, Any], left_out: bool = True) -> list[str]:
     left_out=False omits the files ingest left out (printed when the job was submitted)."""
     photos = view.get("photos") or {}
     notes = [f"left out: {line}" for line in photos.get("left_out", [])] if left_out else []
+    notes += photos.get("skipped") or []  # "1 photo could not be read and was skipped: ..."
     unplaced = photos.get("unplaced") or []
     if unplaced:
-        notes.append(f"not placed in 3D ({len(unplaced)} of {photos.get('count')}): {name_list(unplaced)}")
+        solved = photos.get("solved") or photos.get("count")  # the photos (and frames) the solve had
+        notes.append(f"not placed in 3D ({len(unplaced)} of {solved}): {name_list(unplaced)}")
     groups = photos.get("groups") or []
     if len(groups) > 1:
         notes.append(
@@ -158,10 +154,10 @@ def photo_notes(view: dict[str, Any], left_out: bool = True) -> list[str]:
     for video in photos.get("videos") or []:
         blurry, redundant = video.get("rejected_blurry", 0), video.get("rejected_redundant", 0)
         skipped = f" (skipped: {blurry} blurry, {redundant} where the camera barely moved)"
-        counts = f"{video['name']}: {video['frames_kept']} frames from {video['used_s']:.1f} s"
+        counts = f"{video['name']}: {plural(video['frames_kept'], 'frame')} from {video['used_s']:.1f} s"
         notes.append(counts + (skipped if blurry + redundant else ""))
     if photos.get("with_masks"):
-        notes.append(f"{photos['with_masks']} photos with masks (masked pixels ignored)")
+        notes.append(f"{plural(photos['with_masks'], 'photo')} with masks (masked pixels ignored)")
     notes += [f"capture check: {finding}" for finding in photos.get("capture") or []]
     return notes
 

@@ -265,14 +265,17 @@ def eta_seconds(job: Job, now: datetime, advancing: bool = True) -> float | None
 
 
 def photo_summary(job: Job) -> dict[str, Any]:
-    """What happened to the photos: files ingest left out, photos the camera solve could not
-    place, separate groups (two captures in one folder), photos with masks, frames from videos."""
+    """What happened to the photos: files ingest left out, files the SfM stage skipped (unreadable,
+    blank, too small...), photos the camera solve could not place (of `solved`: the photos and frames
+    it had), separate groups (two captures in one folder), photos with masks, frames from videos."""
     sfm = job.stages["sfm"].metrics if "sfm" in job.stages else {}
     return {
         "count": job.photo_count,
         "video_count": job.video_count,
         "videos": list(sfm.get("videos", [])),
         "left_out": list(job.warnings),
+        "skipped": list(sfm.get("photos_skipped", [])),
+        "solved": sfm.get("images_in"),
         "unplaced": list(sfm.get("unplaced_photos", [])),
         "groups": list(sfm.get("photo_groups", [])),
         "with_masks": sfm.get("photos_with_masks"),

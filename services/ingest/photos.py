@@ -35,6 +35,7 @@ from shared.photo_formats import (
     suffix_of,
 )
 from shared.ports import ObjectStore, StoredObject
+from shared.wording import plural
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def _too_few(selection: Selection, folder: str, limits: PhotoLimits) -> tuple[Ca
         (CauseCode.DUPLICATE_IMAGES, [s.name for s in selection.skipped_for(Skip.DUPLICATE)]),
     ]
     cause, names = max(problems, key=lambda p: len(p[1]))
-    found = f"found {count} photos in {folder}; at least {limits.min_photos} are needed, or a video"
+    found = f"found {plural(count, 'photo')} in {folder}; at least {limits.min_photos} are needed, or a video"
     details = "; ".join(describe_skipped(selection.skipped))
     message = found + (f" ({details})" if details else "")
     a_video_would_do = cause in (CauseCode.UNREADABLE_VIDEO, CauseCode.VIDEO_TOO_LARGE)

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.notify.report import poor_quality
 from services.notify.sections import Section, report_sections
+from shared.wording import counted
 
 BAND_COLOURS = {"good": "#1f7a3a", "fair": "#8a6100", "poor": "#b3261e"}
 
@@ -95,11 +96,12 @@ def render_html(report: dict[str, Any], previews: list[Preview] | None = None) -
     body = "\n".join(
         [*(render_section(s) for s in first), previews_html(previews or []), *(render_section(s) for s in rest)]
     )
+    inputs = counted(report["photos"]["count"], report["photos"].get("video_count") or 0)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Spaceport job {html.escape(report['job_id'])}</title><style>{STYLE}</style></head><body>
 <h1>{html.escape(headline(report))}</h1>
-<p>Job <code>{html.escape(report['job_id'])}</code> · {report['photos']['count']} photos · submitted {html.escape(report['created_at'][:16].replace('T', ' '))} UTC</p>
+<p>Job <code>{html.escape(report['job_id'])}</code> · {inputs} · submitted {html.escape(report['created_at'][:16].replace('T', ' '))} UTC</p>
 {body}
 <p><small>report.json schema v{report['schema_version']}, generated {html.escape(report['generated_at'][:19].replace('T', ' '))} UTC.</small></p>
 </body></html>

@@ -127,6 +127,7 @@ def build_report(
             "count": job.photo_count,
             "bytes": job.photo_bytes,
             "left_out": list(job.warnings),
+            "skipped": _pick(sfm, "photos_skipped") or [],
             "with_masks": _pick(sfm, "photos_with_masks"),
             "video_count": job.video_count,
             "videos": _pick(sfm, "videos"),

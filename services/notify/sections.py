@@ -16,6 +16,7 @@ from services.notify.figures import SCALES, Band, band_of
 from services.notify.report import duration_text, poor_quality, size_text
 from shared.photo_formats import name_list
 from shared.quality import capture_findings
+from shared.wording import plural
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def quality_section(report: dict[str, Any]) -> Section | None:
         rows.append(scored("Held-out LPIPS", "lpips", q["lpips"], fmt(q["lpips"], "", 3)))
     rows.append(Row("Gaussians", fmt(q["gaussians"]), note="The 3D splats that make up the model."))
     views = q["eval_views"]
-    paragraphs = (f"Measured on {views} photos held back from training.",) if views else ()
+    paragraphs = (f"Measured on {plural(views, 'photo')} held back from training.",) if views else ()
     return Section("quality", "How good the model is", tuple(rows), paragraphs)
 
 
@@ -109,9 +110,12 @@ def photos_section(report: dict[str, Any]) -> Section | None:
     rows = []
     if photos.get("left_out"):
         rows.append(Row("Left out", "; ".join(photos["left_out"])))
+    if photos.get("skipped"):
+        rows.append(Row("Not usable", "; ".join(photos["skipped"])))
     unplaced = sfm.get("unplaced_photos") or []
     if unplaced:
-        rows.append(Row("Not placed in 3D", f"{len(unplaced)}: {name_list(unplaced)}",
+        solved = sfm.get("images_in") or photos["count"]  # the photos (and frames) the solve had
+        rows.append(Row("Not placed in 3D", f"{name_list(unplaced)} ({len(unplaced)} of {solved})",
                         note="The model never saw these views: their parts of the scene may be missing."))  # fmt: skip
     groups = sfm.get("photo_groups") or []
     if len(groups) > 1:

@@ -18,7 +18,7 @@ from spaceport.commands.common import (
     add_data_dir,
 )
 from spaceport.commands.hints import command_hint
-from spaceport.photos import counted
+from shared.wording import counted
 
 
 def register(commands: Any) -> None:

@@ -14,7 +14,7 @@ from spaceport.commands.common import (
     add_command,
     add_data_dir,
 )
-from spaceport.photos import counted
+from shared.wording import counted
 
 
 def register(commands: Any) -> None:

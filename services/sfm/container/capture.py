@@ -17,6 +17,7 @@ from PIL import Image
 from services.sfm.container.photo_measures import downscaled, exposure, luma, sharpness, stretch_contrast
 from shared.photo_formats import name_list
 from shared.quality import CAPTURE_CHECKS
+from shared.wording import agree
 
 CAPTURE_FILE = "capture.json"  # per-photo figures and findings, written beside metrics.json
 
@@ -166,9 +167,10 @@ def capture_warnings(findings: CaptureFindings) -> list[str]:
     for check, names in findings.flagged().items():
         if not names:
             continue
-        line = f"{len(names)} of {len(findings.photos)} photos {CAPTURE_CHECKS[check][0]}: {name_list(names)}"
+        phrase = agree(len(names), CAPTURE_CHECKS[check][0])
+        line = f"{len(names)} of {len(findings.photos)} photos {phrase}: {name_list(names)}"
         if check == "dark" and findings.normalised:
-            line += "; their contrast was stretched for feature detection"
+            line += f"; {'its' if len(names) == 1 else 'their'} contrast was stretched for feature detection"
         lines.append(line)
     return lines
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from services.sfm.container.focal_tags import FOCAL_SOURCES
 from shared.causes import CauseCode
 from shared.photo_formats import name_list
+from shared.wording import agree, plural
 
 if TYPE_CHECKING:
     from services.sfm.container.capture import CaptureFindings
@@ -52,7 +53,8 @@ def capture_cause(lost: list[str], findings: CaptureFindings | None) -> Diagnosi
         if hit and len(hit) >= FLAGGED_SHARE_OF_LOST * len(lost):
             counts = [features[name] for name in hit if features.get(name) is not None]
             found = f" (SIFT found {min(counts)}-{max(counts)} features on them)" if counts else ""
-            return Diagnosis(cause, f"; {len(hit)} of the {len(lost)} photos it could not use are {what}: "
+            verb = agree(len(hit), "are")
+            return Diagnosis(cause, f"; {len(hit)} of the {len(lost)} photos it could not use {verb} {what}: "
                                     f"{name_list(hit)}{found}")
     return None
 
@@ -77,7 +79,7 @@ def describe_focal_prior(photos: list[Photo]) -> str:
     for source, count in sources.most_common():
         focals = sorted(round(p.focal_px) for p in photos if p.focal_source == source)
         shown = f"{focals[0]} px" if focals[0] == focals[-1] else f"{focals[0]}-{focals[-1]} px"
-        parts.append(f"the {FOCAL_SOURCES.get(source, source)} ({shown}) on {count} photos")
+        parts.append(f"the {FOCAL_SOURCES.get(source, source)} ({shown}) on {plural(count, 'photo')}")
     ignored = sum(1 for p in photos if p.focal_tags_ignored)
-    dropped = f"; implausible focal tags were ignored on {ignored} photos" if ignored else ""
+    dropped = f"; implausible focal tags were ignored on {plural(ignored, 'photo')}" if ignored else ""
     return "the solve started from " + ", ".join(parts) + dropped + ": if that is wrong, no camera model fits"

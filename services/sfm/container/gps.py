@@ -14,6 +14,7 @@ import numpy as np
 
 from services.sfm.container.geo import rotation_from_dji_attitude, wgs84_to_enu
 from services.sfm.container.photos import ExifInfo, GpsFix, Photo
+from shared.wording import plural
 
 if TYPE_CHECKING:
     import pycolmap
@@ -161,12 +162,12 @@ def describe_exclusions(targets: GpsTargets, limit: int = 10) -> list[str]:
     if targets.excluded:
         listed = ", ".join(f"{name} ({why})" for name, why in list(targets.excluded.items())[:limit])
         more = len(targets.excluded) - limit
-        warnings.append(f"GPS of {len(targets.excluded)} photos not used: {listed}"
+        warnings.append(f"GPS of {plural(len(targets.excluded), 'photo')} not used: {listed}"
                         + (f" and {more} more" if more > 0 else ""))
     no_alt = [n for n, known in zip(targets.names, targets.has_altitude, strict=True) if not known]
     if no_alt:
         more = f" and {len(no_alt) - limit} more" if len(no_alt) > limit else ""
         listed = ", ".join(no_alt[:limit]) + more
-        warnings.append(f"GPS of {len(no_alt)} photos has no altitude ({listed}): "
-                        "used for their position on the ground only")
+        warnings.append(f"GPS of {plural(len(no_alt), 'photo')} has no altitude ({listed}): "
+                        f"used for {'its' if len(no_alt) == 1 else 'their'} position on the ground only")
     return warnings

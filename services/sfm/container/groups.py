@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.photo_formats import name_list
+from shared.wording import agree, plural
 
 if TYPE_CHECKING:
     import pycolmap
@@ -75,8 +76,8 @@ def placement(photos: list[Photo], model: pycolmap.Reconstruction, groups: list[
     )
     if result.unplaced:
         result.warnings.append(
-            f"{len(result.unplaced)} of {len(photos)} photos could not be placed in 3D and are not in the "
-            f"model: {name_list(result.unplaced)}"
+            f"{len(result.unplaced)} of {len(photos)} photos could not be placed in 3D and "
+            f"{agree(len(result.unplaced), 'are')} not in the model: {name_list(result.unplaced)}"
         )
     if len(result.groups) > 1:
         sizes = ", ".join(str(size) for size in result.groups)
@@ -85,7 +86,10 @@ def placement(photos: list[Photo], model: pycolmap.Reconstruction, groups: list[
             f"the model holds {len(placed)} photos of one group; submit each capture as its own job"
         )
     if result.isolated:
-        result.warnings.append(f"{result.isolated} photos share enough features with no other photo")
+        alone = result.isolated
+        result.warnings.append(
+            f"{plural(alone, 'photo')} {agree(alone, 'share')} enough features with no other photo"
+        )
     return result
 
 

@@ -31,6 +31,7 @@ from services.sfm.container.metrics import Metrics
 from shared.causes import CauseCode
 from shared.photo_folder import scan_folder
 from shared.stage import ProgressReporter, StageFailure
+from shared.wording import agree, plural
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ def import_model(cfg: Config, in_dir: Path, out_dir: Path, progress: ProgressRep
     missing = [name for name, path in located.items() if path is None]
     if missing:
         raise _fail(
-            f"{len(missing)} of the {len(posed)} posed images of the COLMAP model are not among the photos "
+            f"{len(missing)} of the {len(posed)} posed images of the COLMAP model "
+            f"{agree(len(missing), 'are')} not among the photos "
             f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}); the photos must keep the "
             "file names the model uses"
         )
@@ -115,12 +117,15 @@ def import_model(cfg: Config, in_dir: Path, out_dir: Path, progress: ProgressRep
     _match_camera_sizes(model, posed, located)
     if len(posed) < MIN_IMPORTED_IMAGES or model.num_points3D() < cfg.min_points3d:
         raise _fail(
-            f"the COLMAP model has {len(posed)} posed images and {model.num_points3D()} 3D points; at least "
+            f"the COLMAP model has {plural(len(posed), 'posed image')} and "
+            f"{plural(model.num_points3D(), '3D point')}; at least "
             f"{MIN_IMPORTED_IMAGES} images and {cfg.min_points3d} points are needed to train"
         )
     unused = len(by_path) - len(posed)
     if unused > 0:
-        warnings.append(f"{unused} photos are not posed in the COLMAP model and are not used")
+        warnings.append(
+            f"{plural(unused, 'photo')} {agree(unused, 'are')} not posed in the COLMAP model and not used"
+        )
     progress.update(1, 3, phase="undistort", force=True)
     with tempfile.TemporaryDirectory(prefix="spaceport-import-") as scratch_name:
         scratch = Path(scratch_name)

@@ -65,5 +65,8 @@ class Metrics(BaseModel):
     # original names); per-photo figures are in capture.json (services/sfm/container/capture.py).
     capture: dict[str, list[str]] = Field(default_factory=dict)
     videos: list[VideoMetrics] = Field(default_factory=list)  # frames chosen from each video
+    # One sentence per kind of photo or video skipped on decoding (unreadable, blank, too small...),
+    # naming the files; also among `warnings`, which hold everything else too.
+    photos_skipped: list[str] = Field(default_factory=list)
     seconds: dict[str, float] = Field(default_factory=dict)  # wall seconds per step
     warnings: list[str] = Field(default_factory=list)

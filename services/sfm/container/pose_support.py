@@ -37,6 +37,7 @@ import numpy as np
 
 from services.sfm.container.config import Config
 from services.sfm.container.groups import verified_pairs
+from shared.wording import agree, plural
 
 if TYPE_CHECKING:
     import pycolmap
@@ -73,7 +74,9 @@ class SupportCheck:
         if not self.contradicted:
             return []
         listed = ", ".join(f"{a} + {b}" for a, b, _, _ in self.contradicted[:5])
-        return [f"{len(self.contradicted)} strongly matching photo pairs disagree with the solved camera "
+        count = len(self.contradicted)
+        pairs = plural(count, "strongly matching photo pair")
+        return [f"{pairs} {agree(count, 'disagree')} with the solved camera "
                 f"positions ({listed}): part of the model may be misplaced (repeated or symmetric structure?)"]
 
     def to_json(self, photos: list[Photo]) -> dict:

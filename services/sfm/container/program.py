@@ -37,6 +37,7 @@ from services.sfm.container.workcopy import EXACT, FEATURES
 from shared.causes import CauseCode
 from shared.photo_formats import MAX_FILE_BYTES, MAX_PIXELS, Skip, describe_skipped, name_list
 from shared.stage import ProgressReporter, StageFailure, write_json_atomic
+from shared.wording import agree, plural
 
 logger = logging.getLogger(__name__)
 
@@ -64,27 +65,34 @@ class StepTimer:
 @dataclass(frozen=True)
 class Problem:
     cause: CauseCode
-    what: str  # "could not be read"
+    noun: str  # "photo" or "video"
+    what: str  # for a plural subject: "could not be read", "are too short"
     photos: list[str]
     scanned: bool  # found by the folder scan (named by describe_skipped), not by decoding
+
+    def sentence(self, skipped: bool = False) -> str:
+        """'2 photos could not be read[ and were skipped]: a.jpg, b.jpg' ('1 video is too short: c.mp4')."""
+        count = len(self.photos)
+        tail = f" and {agree(count, 'were skipped')}" if skipped else ""
+        return f"{plural(count, self.noun)} {agree(count, self.what)}{tail}: {name_list(self.photos)}"
 
 
 def _problems(photo_set: PhotoSet, cfg: Config) -> list[Problem]:
     """Every kind of unusable photo in the set, in the order users fix them."""
     raw = [s.name for s in photo_set.skipped if s.reason is Skip.RAW]
-    too_small = f"are smaller than {cfg.min_image_side} pixels on their short side"
+    too_small = f"are smaller than {cfg.min_image_side} pixels on the short side"
     too_large = f"are too large (over {MAX_PIXELS // 1_000_000} megapixels or {MAX_FILE_BYTES // 2**20} MiB)"
     found = [
-        Problem(CauseCode.UNREADABLE_VIDEO, "videos could not be read", photo_set.unreadable_videos, False),
-        Problem(CauseCode.VIDEO_TOO_LARGE, "videos are over the limits", photo_set.large_videos, False),
-        Problem(CauseCode.VIDEO_TOO_SHORT, "videos are too short", photo_set.short_videos, False),
-        Problem(CauseCode.UNREADABLE_IMAGES, "could not be read", photo_set.unreadable, False),
-        Problem(CauseCode.UNREADABLE_IMAGES, "are camera RAW files, which are not read", raw, True),
-        Problem(CauseCode.IMAGE_TOO_SMALL, too_small, photo_set.too_small, False),
-        Problem(CauseCode.BLANK_IMAGES, "show one flat colour (or nothing unmasked)", photo_set.blank, False),
-        Problem(CauseCode.IMAGE_TOO_LARGE, too_large, photo_set.too_large, False),
-        Problem(CauseCode.DUPLICATE_IMAGES, "are identical copies of other photos", photo_set.duplicates,
-                True),
+        Problem(CauseCode.UNREADABLE_VIDEO, "video", "could not be read", photo_set.unreadable_videos, False),
+        Problem(CauseCode.VIDEO_TOO_LARGE, "video", "are over the limits", photo_set.large_videos, False),
+        Problem(CauseCode.VIDEO_TOO_SHORT, "video", "are too short", photo_set.short_videos, False),
+        Problem(CauseCode.UNREADABLE_IMAGES, "photo", "could not be read", photo_set.unreadable, False),
+        Problem(CauseCode.UNREADABLE_IMAGES, "photo", "are camera RAW, which is not read", raw, True),
+        Problem(CauseCode.IMAGE_TOO_SMALL, "photo", too_small, photo_set.too_small, False),
+        Problem(CauseCode.BLANK_IMAGES, "photo", "show one flat colour (or nothing unmasked)",
+                photo_set.blank, False),
+        Problem(CauseCode.IMAGE_TOO_LARGE, "photo", too_large, photo_set.too_large, False),
+        Problem(CauseCode.DUPLICATE_IMAGES, "photo", "are identical to others", photo_set.duplicates, True),
     ]
     return [p for p in found if p.photos]
 
@@ -99,9 +107,16 @@ def describe_video(video: VideoMetrics) -> str:
                (video.rejected_redundant, "redundant: the camera barely moved"))
     skipped = [f"{count} {what}" for count, what in reasons if count]
     gps = f", {video.frames_with_gps} with GPS" if video.frames_with_gps else ""
-    return (f"{video.name}: {video.frames_kept} frames kept from {video.used_s:.1f} s "
+    return (f"{video.name}: {plural(video.frames_kept, 'frame')} kept from {video.used_s:.1f} s "
             f"({video.frames_decoded} decoded, {video.frames_scored} scored"
             + (f"; windows skipped: {', '.join(skipped)}" if skipped else "") + f"){gps}")
+
+
+def skipped_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
+    """One sentence per kind of photo or video this stage found unusable on decoding and skipped
+    (unreadable, blank, too small...): metrics `photos_skipped`. What the folder scan left out
+    (RAW files, identical copies, ...) is named by ingest."""
+    return [p.sentence(skipped=True) for p in _problems(photo_set, cfg) if not p.scanned]
 
 
 def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
@@ -112,17 +127,18 @@ def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
     photo (the user asked for pixels to be ignored; a wrong mask would not do that).
     """
     n = len(photo_set.photos)
-    if photo_set.bad_masks:
+    if bad := len(photo_set.bad_masks):
         raise StageFailure(
             CauseCode.INVALID_MASKS,
-            f"{len(photo_set.bad_masks)} masks do not fit their photos: {name_list(photo_set.bad_masks, 5)}",
+            f"{plural(bad, 'mask')} {agree(bad, 'do')} not fit "
+            f"{'its photo' if bad == 1 else 'their photos'}: {name_list(photo_set.bad_masks, 5)}",
         )
     problems = _problems(photo_set, cfg)
     if n < cfg.min_images:
-        what = "usable photos and video frames" if photo_set.videos else "usable photos"
-        found = f"{n} {what} found, at least {cfg.min_images} are needed"
-        details = "; ".join([*map(describe_video, photo_set.videos),
-                             *(f"{len(p.photos)} {p.what}: {name_list(p.photos)}" for p in problems)])
+        what = ("usable photo or video frame", "usable photos and video frames") if photo_set.videos else (
+            "usable photo", "usable photos")
+        found = f"{plural(n, *what)} found, at least {cfg.min_images} are needed"
+        details = "; ".join([*map(describe_video, photo_set.videos), *(p.sentence() for p in problems)])
         largest = max(problems, key=lambda p: len(p.photos), default=None)
         # a readable video would have been enough on its own
         enough = largest is not None and (n == 0 or n + len(largest.photos) >= cfg.min_images
@@ -131,19 +147,15 @@ def check_inputs(photo_set: PhotoSet, cfg: Config) -> list[str]:
             raise StageFailure(largest.cause, f"{found}: {details}")
         cause = CauseCode.VIDEO_TOO_SHORT if photo_set.videos else CauseCode.TOO_FEW_IMAGES
         raise StageFailure(cause, found + (f" ({details})" if details else ""))
-    warnings = [
-        f"{len(p.photos)} {'' if p.cause in VIDEO_CAUSES else 'photos '}{p.what} and were skipped: "
-        f"{name_list(p.photos)}"
-        for p in problems
-        if not p.scanned
-    ]
+    warnings = skipped_inputs(photo_set, cfg)
     warnings += [describe_video(v) for v in photo_set.videos]
     warnings += [w for v in photo_set.videos for w in v.warnings]
     named = set(photo_set.unreadable) | set(photo_set.too_large)
     warnings += describe_skipped([s for s in photo_set.skipped if s.name not in named])
     masked = sum(1 for p in photo_set.photos if p.masked)
     if masked:
-        warnings.append(f"{masked} of {n} photos have masks: SfM and training ignore their masked pixels")
+        have = agree(masked, "have") + (" a mask" if masked == 1 else " masks")
+        warnings.append(f"{masked} of {n} photos {have}: SfM and training ignore their masked pixels")
     warnings += focal_tag_warnings(photo_set.photos)
     no_focal = [p for p in photo_set.photos if p.focal_source == "prior" and not p.focal_tags_ignored]
     if no_focal:
@@ -262,6 +274,7 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             capture={**capture.flagged(),
                      "focal_tags_ignored": [p.original or p.name for p in photos if p.focal_tags_ignored]},
             videos=photo_set.videos,
+            photos_skipped=skipped_inputs(photo_set, cfg),
             seconds=timer.seconds,
             warnings=warnings,
         )
@@ -285,9 +298,9 @@ def _check_model(
             found = geometry_cause(n, groups or [], photos) or found
         raise StageFailure(
             found.cause if found and found.cause else CauseCode.NO_OVERLAP,
-            f"no camera model could be built from {n} photos ({matchers} matching): "
-            f"{pairs} photo pairs share enough features"
-            + (f", largest model {model.num_reg_images()} photos" if model is not None else "")
+            f"no camera model could be built from {plural(n, 'photo')} ({matchers} matching): "
+            f"{plural(pairs, 'photo pair')} {agree(pairs, 'share')} enough features"
+            + (f", largest model {plural(model.num_reg_images(), 'photo')}" if model is not None else "")
             + split + (found.detail if found else ""),
         )
     ratio = model.num_reg_images() / n

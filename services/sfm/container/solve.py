@@ -33,6 +33,7 @@ from services.sfm.container.mapping import (
 )
 from services.sfm.container.photos import Photo
 from services.sfm.container.pose_support import SupportCheck, linked_unplaced, recheck_poses
+from shared.wording import plural
 
 if TYPE_CHECKING:
     import pycolmap
@@ -90,9 +91,11 @@ def map_photos(database: Path, image_dir: Path, work_dir: Path, cfg: Config,
     elif check.contradicted:
         listed = ", ".join(f"{a} + {b} ({inliers} matches, {shared} shared points)"
                            for a, b, inliers, shared in check.contradicted[:3])
-        why = f"the global model contradicts {len(check.contradicted)} strongly matched photo pairs: {listed}"
+        pairs = plural(len(check.contradicted), "strongly matched photo pair")
+        why = f"the global model contradicts {pairs}: {listed}"
     elif missing := linked_unplaced(model, database, cfg.min_pair_inliers):
-        why = (f"the global model leaves out {len(missing)} photo(s) that verified pairs link to placed ones: "
+        left_out = plural(len(missing), "photo")
+        why = (f"the global model leaves out {left_out} that verified pairs link to placed ones: "
                + ", ".join(list(missing.values())[:3]))
     else:
         return model, plan.mapper, check
@@ -165,7 +168,8 @@ def finish_solve(model: pycolmap.Reconstruction, database: Path, image_dir: Path
         if report.attitude_error_deg is not None and report.attitude_error_deg > ATTITUDE_MAX_DEG:
             report.warnings.append(
                 "solved camera orientations differ from the drone's gimbal attitude by "
-                f"{report.attitude_error_deg:.0f} deg (median over {checked_photos} photos): the solve or its geo-referencing may be wrong")
+                f"{report.attitude_error_deg:.0f} deg (median over {plural(checked_photos, 'photo')}): "
+                "the solve or its geo-referencing may be wrong")
     report.warnings += focal_rules.disagreements(report.focal)
     return model, report
 
@@ -174,7 +178,8 @@ def _outlier_warnings(fitted: Georef) -> list[str]:
     if not fitted.outliers:
         return []
     listed = ", ".join(f"{name} ({metres:.0f} m)" for name, metres in list(fitted.outliers.items())[:10])
-    return [f"GPS of {len(fitted.outliers)} photos disagrees with the solve and was not used: {listed}"]
+    photos = plural(len(fitted.outliers), "photo")
+    return [f"GPS of {photos} disagrees with the solve and was not used: {listed}"]
 
 
 def _solve_priors(model: pycolmap.Reconstruction, targets: GpsTargets,

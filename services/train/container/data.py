@@ -17,6 +17,7 @@ from services.sfm.container.export import MASKS_DIR
 from services.train.container.config import Config
 from shared.causes import CauseCode
 from shared.stage import StageFailure
+from shared.wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ def load_scene(in_dir: Path, cfg: Config) -> Scene:
     if len(images) < cfg.min_images or n_points < cfg.min_points3d:
         raise StageFailure(
             CauseCode.DEGENERATE_MODEL,
-            f"the SfM model has {len(images)} posed images and {n_points} 3D points; training needs at "
+            f"the SfM model has {plural(len(images), 'posed image')} and {plural(n_points, '3D point')}; "
+            "training needs at "
             f"least {cfg.min_images} images and {cfg.min_points3d} points",
         )
     image_dir = in_dir / "images"

@@ -132,3 +132,22 @@ def test_a_local_failure_email_names_the_report_and_the_photos_copy_as_paths(wor
     assert str(report) in sent.text and report.is_file()
     assert "s3://" not in sent.text and str(tmp_path / "data" / BUCKET / "inbox/roof-1") in sent.text
     assert "3 of 16 photos placed" in sent.text and "60-80% overlap" in sent.text
+
+
+def test_photos_the_sfm_stage_skipped_or_could_not_place_are_named_once_of_the_photos_it_had(world):
+    """17 photos submitted, 1 unreadable: the solve had 16 and placed 15. The report and the email
+    name the unreadable one once, and the unplaced one as '1 of 16'."""
+    skipped = "1 photo could not be read and was skipped: DSC_trunc.JPG"
+    sfm = {**METRICS["sfm"], "images_in": 16, "images_registered": 15, "unplaced_photos": ["DSC_0434.JPG"],
+           "photos_skipped": [skipped], "warnings": [skipped, "1 of 16 photos could not be placed in 3D"]}
+    world.store.put_bytes(stage_uri(BUCKET, JOB_ID, "sfm") + "metrics.json", json.dumps(sfm).encode())
+    world.table.items[JOB_ID]["photo_count"] = 17
+    finish(world)
+    (sent,) = world.mailer.sent
+    page = world.store.get_bytes(stage_uri(BUCKET, JOB_ID, "notify") + "report.html").decode()
+    for body in (sent.text, sent.html, page):
+        assert body.count(skipped) == 1
+        assert "DSC_0434.JPG (1 of 16)" in body and "1: DSC_0434" not in body
+    assert "Not placed in 3D: DSC_0434.JPG (1 of 16)" in sent.text
+    report = json.loads(world.store.get_bytes(stage_uri(BUCKET, JOB_ID, "notify") + "report.json"))
+    assert report["photos"]["skipped"] == [skipped]

@@ -123,3 +123,11 @@ def test_a_data_dir_that_is_the_folder_itself_keeps_its_photos_and_leaves_out_wh
     assert not found.selection.skipped_for(Skip.NOT_PHOTO, Skip.DUPLICATE)
     assert {s.name for s in found.selection.skipped} == {"runs/", "runtime.lock", "sources.json", "spaceport.db",
                                                          "spaceport.db-wal", "spaceport/"}  # fmt: skip
+
+
+def test_the_notes_count_unplaced_photos_among_those_the_solve_had_and_name_skipped_ones():
+    from spaceport.photos import photo_notes
+
+    skipped = "1 photo is smaller than 180 pixels on the short side and was skipped: thumb.jpg"
+    photos = {"count": 18, "solved": 16, "unplaced": ["DSC_0434.JPG"], "skipped": [skipped], "left_out": ["x"]}
+    assert photo_notes({"photos": photos}, left_out=False) == [skipped, "not placed in 3D (1 of 16): DSC_0434.JPG"]

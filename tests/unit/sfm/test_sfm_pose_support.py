@@ -172,7 +172,7 @@ def test_a_global_model_leaving_out_a_linked_photo_is_retried_incremental(mapped
     kept, mapper, check = solve.map_photos(database, tmp_path, tmp_path, CFG, plan)
     assert mappers == ["global", "incremental"] and mapper == "incremental" and kept is complete
     left_out = partial.images[k].name
-    assert f"leaves out 1 photo(s) that verified pairs link to placed ones: {left_out}" in check.retried
+    assert f"leaves out 1 photo that verified pairs link to placed ones: {left_out}" in check.retried
 
     mappers.clear()
     incremental = replace(plan, mapper="incremental")
