@@ -113,7 +113,7 @@ class ProgressView:
             self._live = Progress(
                 TextColumn("{task.description:<9}"),
                 BarColumn(bar_width=28),
-                TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                TextColumn("{task.fields[count]}"),  # "300/1500"; empty before a stage knows its total
                 TaskProgressColumn(),
                 TextColumn("{task.fields[facts]}"),
                 console=Console(file=self._stream),
@@ -130,11 +130,13 @@ class ProgressView:
         bars = self._progress()
         total = float(progress["total"]) if progress and progress.get("total") else None
         step = float(progress.get("step", 0)) if progress else 0.0
-        facts = progress_facts(progress) if total else (f"({progress['phase']})" if progress and progress.get("phase") else "")
+        phase = f"({progress['phase']})" if progress and progress.get("phase") else ""
+        facts = progress_facts(progress) if total else phase
+        count = f"{step:.0f}/{total:.0f}" if total else ""
         if stage not in self._tasks:
-            self._tasks[stage] = bars.add_task(stage, total=total, completed=step, facts=facts)
+            self._tasks[stage] = bars.add_task(stage, total=total, completed=step, facts=facts, count=count)
         else:
-            bars.update(self._tasks[stage], total=total, completed=step, facts=facts)
+            bars.update(self._tasks[stage], total=total, completed=step, facts=facts, count=count)
 
     def _finish(self, stage: str, line: str) -> None:
         if self._tty and self._live is not None:

@@ -139,3 +139,24 @@ def test_progress_on_a_terminal_draws_bars_and_keeps_each_finished_stage_line(tm
     text = out.getvalue()
     assert "train    done in 1m01s  20000 Gaussians, PSNR 25.00 dB" in text
     assert "[" not in text.replace("\x1b[", "")  # no hand-drawn [####....] bar
+
+
+def test_a_stage_that_does_not_know_its_total_yet_shows_on_a_terminal(tmp_path):
+    """Before: a running stage without progress.json (or with a phase only) crashed the terminal
+    view (rich formatted a None total), and with it `spaceport run` and `make demo` in a terminal."""
+    now = datetime.now(UTC)
+    job = Job(
+        job_id="a" * 20, owner="o", email="a@example.com", inbox_uri="s3://b/inbox/x/", options=JobOptions(),
+        photo_count=9, photo_bytes=1, created_at=now, updated_at=now,
+    )  # fmt: skip
+    job.stages["sfm"] = StageRecord(status="running", run_name="r", started_at=now)
+    out = Terminal()
+    view = ProgressView(out)
+    view.update(job, lambda stage: tmp_path / stage)  # no progress.json yet
+    (tmp_path / "sfm").mkdir()
+    (tmp_path / "sfm/progress.json").write_text('{"phase": "extract"}')
+    view.update(job, lambda stage: tmp_path / stage)
+    (tmp_path / "sfm/progress.json").write_text('{"phase": "match", "step": 2, "total": 6}')
+    view.update(job, lambda stage: tmp_path / stage)
+    view.close()
+    assert "Traceback" not in out.getvalue()
