@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from shared.jobs import Job
-from shared.stage import read_progress
+from shared.stage import read_stage_progress
 
 STAGES = ("sfm", "train", "compress")
 
@@ -85,14 +85,14 @@ class ProgressView:
         self._live: Any = None  # rich Progress, on a terminal
         self._tasks: dict[str, Any] = {}
 
-    def update(self, job: Job, stage_dir: Any) -> None:
-        """`stage_dir(stage) -> Path` is where that stage writes (progress.json lives there)."""
+    def update(self, job: Job, job_dir: Path) -> None:
+        """`job_dir`: the job's folder in the local bucket (its stages' progress.json are read there)."""
         for stage in STAGES:
             record = job.stages.get(stage)
             if record is None or stage in self._finished:
                 continue
             if record.status == "running":
-                self._show_running(stage, read_progress(Path(stage_dir(stage))))
+                self._show_running(stage, read_stage_progress(job_dir, stage))
             else:
                 self._finished.add(stage)
                 self._finish(stage, done_line(stage, record))
