@@ -79,8 +79,11 @@ def metrics_uri(bucket: str, job_id: str, stage: str) -> str:
     return stage_uri(bucket, job_id, stage) + METRICS_NAME
 
 
+CHECKPOINTS = "train-checkpoints"  # jobs/<id>/train-checkpoints/: SageMaker syncs /opt/ml/checkpoints here
+
+
 def checkpoint_uri(bucket: str, job_id: str) -> str:
-    return s3_uri(bucket, f"{JOBS}{job_id}/train-checkpoints/")
+    return s3_uri(bucket, f"{JOBS}{job_id}/{CHECKPOINTS}/")
 
 
 def sagemaker_job_name(stage: str, job_id: str, attempt: int) -> str:

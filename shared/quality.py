@@ -10,7 +10,7 @@ Bands, measured with bench/capture_bench.py (preview preset, the CPU default; do
   demo scenes 30-31 dB; banana with every other photo shaken 25.1 dB; the bogus-focal-tag run
   of issue 16 was delivered at 20.5 dB. Below POOR_PSNR_DB the renders visibly blur or show
   artefacts. (Dark sets read high: PSNR is on pixel values.)
-- photos placed: every clean set places 100 %; below POOR_REGISTRATION a fifth of the views
+- photos placed: every clean set places at least 15 of 16; below POOR_REGISTRATION a fifth of the views
   or more are missing from the model.
 Pure Python (read by the Lambdas).
 """

@@ -28,7 +28,7 @@ import os
 import resource
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from shared.causes import CauseCode, advice_for
+from shared.layout import CHECKPOINTS
 from shared.termination import EXIT_TERMINATED, StageTerminated, handling_sigterm
 
 logger = logging.getLogger(__name__)
@@ -126,10 +127,19 @@ def write_json_atomic(path: Path, body: Any) -> None:
 
 
 class ProgressReporter:
-    """Writes `progress.json` in the stage output folder, throttled."""
+    """Writes `progress.json` in the stage output folder (and in each of `copies`), throttled.
 
-    def __init__(self, out_dir: Path, phase: str = "", min_interval_s: float = 1.0) -> None:
+    A training job's output folder reaches the bucket only when it ends; it also writes a copy
+    in its checkpoint folder, which SageMaker (and the local launcher, by a link) syncs while it
+    runs: `read_stage_progress` finds it there.
+    """
+
+    def __init__(self, out_dir: Path, phase: str = "", min_interval_s: float = 1.0,
+                 copies: Sequence[Path] = (), copy_interval_s: float = 5.0) -> None:
         self._path = out_dir / PROGRESS_FILE
+        self._copies = [Path(folder) / PROGRESS_FILE for folder in copies]
+        self._copy_interval_s = copy_interval_s  # each copy is an upload to S3 on SageMaker
+        self._last_copy = 0.0
         self._phase = phase
         self._min_interval_s = min_interval_s
         self._started = time.monotonic()
@@ -147,17 +157,19 @@ class ProgressReporter:
         self._last_write = now
         elapsed = now - self._started
         eta = elapsed / step * (total - step) if step > 0 and total >= step else None
-        write_json_atomic(
-            self._path,
-            {
-                "phase": self._phase,
-                "step": step,
-                "total": total,
-                "elapsed_s": round(elapsed, 1),
-                "eta_s": None if eta is None else round(eta, 1),
-                **figures,
-            },
-        )
+        body = {
+            "phase": self._phase,
+            "step": step,
+            "total": total,
+            "elapsed_s": round(elapsed, 1),
+            "eta_s": None if eta is None else round(eta, 1),
+            **figures,
+        }
+        write_json_atomic(self._path, body)
+        if self._copies and (force or step >= total or now - self._last_copy >= self._copy_interval_s):
+            self._last_copy = now
+            for path in self._copies:
+                write_json_atomic(path, body)
 
 
 def read_progress(out_dir: Path) -> dict[str, Any] | None:
@@ -165,6 +177,16 @@ def read_progress(out_dir: Path) -> dict[str, Any] | None:
         return json.loads((out_dir / PROGRESS_FILE).read_text())
     except (OSError, ValueError):
         return None
+
+
+def read_stage_progress(job_dir: Path, stage: str) -> dict[str, Any] | None:
+    """A stage's progress in a job folder laid out like the bucket (shared/layout.py): its output
+    folder's progress.json, else, for training (whose outputs arrive when it ends), the copy in
+    the job's checkpoint folder. None when there is none yet."""
+    found = read_progress(job_dir / stage)
+    if found is None and stage == StageName.TRAIN:
+        found = read_progress(job_dir / CHECKPOINTS)
+    return found
 
 
 CfgT = TypeVar("CfgT", bound=BaseModel)

@@ -177,12 +177,11 @@ def drive_job(runtime: Any, job_id: str, stop_after: str | None = None) -> Any:
     from spaceport.progress import ProgressView
 
     view = ProgressView()
-    stage_dir = lambda stage: runtime.job_dir(job_id) / stage
 
     def tick() -> None:
         job = runtime.table.get(job_id)
         if job is not None:
-            view.update(job, stage_dir)
+            view.update(job, runtime.job_dir(job_id))
 
     def done() -> bool:
         job = runtime.table.get(job_id)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from shared.jobs import Job
-from shared.stage import read_progress
+from shared.stage import read_stage_progress
 
 STAGES = ("sfm", "train", "compress")
 
@@ -85,14 +85,14 @@ class ProgressView:
         self._live: Any = None  # rich Progress, on a terminal
         self._tasks: dict[str, Any] = {}
 
-    def update(self, job: Job, stage_dir: Any) -> None:
-        """`stage_dir(stage) -> Path` is where that stage writes (progress.json lives there)."""
+    def update(self, job: Job, job_dir: Path) -> None:
+        """`job_dir`: the job's folder in the local bucket (its stages' progress.json are read there)."""
         for stage in STAGES:
             record = job.stages.get(stage)
             if record is None or stage in self._finished:
                 continue
             if record.status == "running":
-                self._show_running(stage, read_progress(Path(stage_dir(stage))))
+                self._show_running(stage, read_stage_progress(job_dir, stage))
             else:
                 self._finished.add(stage)
                 self._finish(stage, done_line(stage, record))
@@ -113,7 +113,7 @@ class ProgressView:
             self._live = Progress(
                 TextColumn("{task.description:<9}"),
                 BarColumn(bar_width=28),
-                TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                TextColumn("{task.fields[count]}"),  # "300/1500"; empty before a stage knows its total
                 TaskProgressColumn(),
                 TextColumn("{task.fields[facts]}"),
                 console=Console(file=self._stream),
@@ -130,11 +130,13 @@ class ProgressView:
         bars = self._progress()
         total = float(progress["total"]) if progress and progress.get("total") else None
         step = float(progress.get("step", 0)) if progress else 0.0
-        facts = progress_facts(progress) if total else (f"({progress['phase']})" if progress and progress.get("phase") else "")
+        phase = f"({progress['phase']})" if progress and progress.get("phase") else ""
+        facts = progress_facts(progress) if total else phase
+        count = f"{step:.0f}/{total:.0f}" if total else ""
         if stage not in self._tasks:
-            self._tasks[stage] = bars.add_task(stage, total=total, completed=step, facts=facts)
+            self._tasks[stage] = bars.add_task(stage, total=total, completed=step, facts=facts, count=count)
         else:
-            bars.update(self._tasks[stage], total=total, completed=step, facts=facts)
+            bars.update(self._tasks[stage], total=total, completed=step, facts=facts, count=count)
 
     def _finish(self, stage: str, line: str) -> None:
         if self._tty and self._live is not None:

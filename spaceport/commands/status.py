@@ -108,7 +108,7 @@ def list_jobs(runtime: Any, as_json: bool) -> int:
 
 def job_body(runtime: Any, job: Any) -> dict[str, Any]:
     from services.ingest.logic import job_view
-    from shared.stage import read_progress
+    from shared.stage import read_stage_progress
 
     body = job_view(job, runtime.ports, runtime.pipeline, advancing=runtime.is_driven(job.job_id))
     body["source"] = read_sources(runtime.data_dir).get(job.job_id)
@@ -117,7 +117,7 @@ def job_body(runtime: Any, job: Any) -> dict[str, Any]:
         for run in runtime.launcher.runs(job.job_id)
     ]
     body["progress"] = {
-        s: read_progress(runtime.job_dir(job.job_id) / s) for s in STAGE_ORDER if s in job.stages
+        s: read_stage_progress(runtime.job_dir(job.job_id), s) for s in STAGE_ORDER if s in job.stages
     }
     body["pending_messages"] = runtime.bus.pending(job.job_id)
     body["dead_letters"] = [

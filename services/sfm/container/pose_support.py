@@ -128,7 +128,13 @@ def contradicted_pairs(model: pycolmap.Reconstruction, database: Path, min_inlie
 
     A pair with at least `min_inliers` geometrically verified matches whose two registered photos
     share fewer than `min_shared` of that many 3D points: their poses disagree with their matches.
+    Only pairs verified by epipolar geometry count: a pair COLMAP found planar or panoramic (a
+    homography explains its matches: little or no baseline) need not triangulate what it matches
+    (banana with every other photo shaken: two such pairs of 570 and 234 matches shared 5 % and
+    4 %, in a model whose 14 photos were all within 1.5 deg of the clean solve).
     """
+    import pycolmap
+
     names, pairs = verified_pairs(database)
     registered = {model.images[i].name: i for i in model.reg_image_ids()}
     strong: dict[tuple[int, int], int] = {}
@@ -143,9 +149,17 @@ def contradicted_pairs(model: pycolmap.Reconstruction, database: Path, min_inlie
             for second in seen[k + 1:]:
                 if (first, second) in shared:
                     shared[(first, second)] += 1
-    return [(model.images[a].name, model.images[b].name, count, shared[(a, b)])
-            for (a, b), count in sorted(strong.items(), key=lambda item: -item[1])
-            if shared[(a, b)] < min_shared * count]
+    suspects = [(a, b, count) for (a, b), count in sorted(strong.items(), key=lambda item: -item[1])
+                if shared[(a, b)] < min_shared * count]
+    if not suspects:
+        return []
+    epipolar = {pycolmap.TwoViewGeometryConfiguration.CALIBRATED, pycolmap.TwoViewGeometryConfiguration.UNCALIBRATED}
+    db = pycolmap.Database.open(database)
+    try:
+        kept = [(a, b, count) for a, b, count in suspects if db.read_two_view_geometry(a, b).config in epipolar]
+    finally:
+        db.close()
+    return [(model.images[a].name, model.images[b].name, count, shared[(a, b)]) for a, b, count in kept]
 
 
 def recheck_poses(model: pycolmap.Reconstruction, database: Path,

@@ -69,7 +69,9 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> TrainMetrics:
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     device = pick_device(cfg)
-    progress = ProgressReporter(out_dir, phase="load")
+    # Outputs reach the bucket when the job ends; the checkpoint folder is synced while it runs.
+    watched = [Path(cfg.checkpoint_dir)] if cfg.checkpoint_dir else []
+    progress = ProgressReporter(out_dir, phase="load", copies=watched)
     progress.update(0, cfg.steps, force=True)
     scene = load_scene(in_dir, cfg)
     trainer = Trainer(cfg, scene, device)

@@ -130,15 +130,36 @@ def test_progress_on_a_terminal_draws_bars_and_keeps_each_finished_stage_line(tm
     job.stages["train"] = StageRecord(status="running", run_name="r", started_at=now)
     out = Terminal()
     view = ProgressView(out)
-    view.update(job, lambda stage: tmp_path / stage)
+    view.update(job, tmp_path)
     job.stages["train"] = StageRecord(
         status="succeeded", run_name="r", started_at=now, duration_s=61.0, metrics={"n_gaussians": 20000, "psnr": 25.0}
     )
-    view.update(job, lambda stage: tmp_path / stage)
+    view.update(job, tmp_path)
     view.close()
     text = out.getvalue()
     assert "train    done in 1m01s  20000 Gaussians, PSNR 25.00 dB" in text
     assert "[" not in text.replace("\x1b[", "")  # no hand-drawn [####....] bar
+
+
+def test_a_stage_that_does_not_know_its_total_yet_shows_on_a_terminal(tmp_path):
+    """Before: a running stage without progress.json (or with a phase only) crashed the terminal
+    view (rich formatted a None total), and with it `spaceport run` and `make demo` in a terminal."""
+    now = datetime.now(UTC)
+    job = Job(
+        job_id="a" * 20, owner="o", email="a@example.com", inbox_uri="s3://b/inbox/x/", options=JobOptions(),
+        photo_count=9, photo_bytes=1, created_at=now, updated_at=now,
+    )  # fmt: skip
+    job.stages["sfm"] = StageRecord(status="running", run_name="r", started_at=now)
+    out = Terminal()
+    view = ProgressView(out)
+    view.update(job, tmp_path)  # no progress.json yet
+    (tmp_path / "sfm").mkdir()
+    (tmp_path / "sfm/progress.json").write_text('{"phase": "extract"}')
+    view.update(job, tmp_path)
+    (tmp_path / "sfm/progress.json").write_text('{"phase": "match", "step": 2, "total": 6}')
+    view.update(job, tmp_path)
+    view.close()
+    assert "Traceback" not in out.getvalue()
 
 
 def failed_job(data_dir, failed_in="train"):

@@ -50,8 +50,8 @@ def test_progress_view_prints_each_finished_stage_once_on_a_non_terminal(tmp_pat
     )
     out = io.StringIO()
     view = ProgressView(out)
-    view.update(job, lambda stage: tmp_path / stage)
-    view.update(job, lambda stage: tmp_path / stage)
+    view.update(job, tmp_path)
+    view.update(job, tmp_path)
     assert out.getvalue() == "sfm      done in 42s  8/9 images registered, 500 points\n"
 
 

@@ -117,6 +117,22 @@ def test_a_strong_pair_whose_photos_share_no_points_is_contradicted(mapped):
     assert contradicted_pairs(model, database, min_inliers=40, min_shared=0.05) == []
 
 
+def test_a_planar_or_panoramic_pair_sharing_few_points_is_no_contradiction(mapped):
+    """A homography explains such a pair's matches (little or no baseline): they need not
+    triangulate. Banana with every other photo shaken lost 6 correctly placed photos to this."""
+    model, database = mapped
+    k = sorted(model.reg_image_ids())[7]
+    keep_observations(model, k, 20)
+    db = pycolmap.Database.open(database)
+    for other in model.reg_image_ids():
+        if other != k:
+            geometry = db.read_two_view_geometry(k, other)
+            geometry.config = pycolmap.TwoViewGeometryConfiguration.PLANAR_OR_PANORAMIC
+            db.update_two_view_geometry(k, other, geometry)
+    db.close()
+    assert contradicted_pairs(model, database, min_inliers=40) == []
+
+
 def leave_out(model: pycolmap.Reconstruction, image_id: int) -> None:
     """What the mapper does with a photo it drops: no pose, no observations in the model."""
     for k, point in enumerate(model.images[image_id].points2D):
