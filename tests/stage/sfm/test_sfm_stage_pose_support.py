@@ -55,7 +55,10 @@ def test_a_masked_orbit_the_global_solve_folded_is_solved_incrementally(tmp_path
     metrics = solve(photos, tmp_path / "out", threads=2)
     assert metrics["images_registered"] == 16
     assert_every_camera_close_to_the_truth(photos, tmp_path / "out", rotation_deg=1.0, centre_rel=0.02)
-    assert metrics["mapper"] == "incremental" and "contradicts" in metrics["mapper_reason"]
+    # GLOMAP on 2 threads differs run to run: the global model either contradicts that pair or
+    # (one run in four) loses photo 1 in the re-check, and the pair with it; both retry incremental.
+    assert metrics["mapper"] == "incremental"
+    assert "retried incremental, kept incremental" in metrics["mapper_reason"]
     assert metrics["poses_rechecked"]["contradicted_pairs"] == []
 
 

@@ -103,7 +103,7 @@ def test_a_video_that_never_moves_is_refused_as_too_short(flight, tmp_path):
     failure = json.loads((out / FAILURE_FILE).read_text())
     assert failure["cause"] == CauseCode.VIDEO_TOO_SHORT
     assert (
-        "DJI_0002.MP4: 1 frames kept" in failure["message"]
+        "DJI_0002.MP4: 1 frame kept" in failure["message"]
         and "the camera barely moved" in failure["message"]
     )
 

@@ -48,7 +48,9 @@ def test_stage_trains_and_writes_model_previews_and_metrics(sfm_dir, tmp_path):
     progress = json.loads((out / "progress.json").read_text())
     assert progress["phase"] == "done" and progress["step"] == 200
     # Checkpoints went to <output>/checkpoints by default; the last one marks training as complete.
-    assert [p.name for p in (out / "checkpoints").iterdir()] == ["ckpt_00000200.pt"]
+    # the last checkpoint, and the progress copy the bucket sees while training runs
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["ckpt_00000200.pt", "progress.json"]
+    assert json.loads((out / "checkpoints/progress.json").read_text())["phase"] == "done"
     # A rerun (say the job was killed while exporting) skips straight to evaluation and export.
     (out / "model.ply").unlink()
     assert main(["--input", str(sfm_dir), "--output", str(out), "--config", str(tmp_path / "cfg.json")]) == 0
