@@ -149,7 +149,10 @@ def test_cut_out_photos_train_on_the_object_only(tiny_training, tmp_path, capsys
     assert "16 photos with masks" in output
     (job_dir,) = (tmp_path / "data/spaceport/jobs").iterdir()
     train = json.loads((job_dir / "train/metrics.json").read_text())
-    assert train["masked_views"] == 16
+    # Every view training had carries its mask (SfM on all cores places 11-16 of these marginal
+    # 320x240 cut-outs, run to run: tests/stage/sfm/test_sfm_stage_pose_support.py).
+    trained_views = train["n_train_views"] + train["n_test_views"]
+    assert train["masked_views"] == trained_views == metrics["images_registered"]
     assert train["psnr"] > 15.0  # on the object's pixels (19.6 dB measured; the issue saw 10.3 dB)
     report = json.loads((job_dir / "notify/report.json").read_text())
     assert report["photos"]["with_masks"] == 16

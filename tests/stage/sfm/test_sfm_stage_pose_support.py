@@ -67,6 +67,9 @@ def test_the_masked_orbit_photo_the_global_mapper_left_out_is_placed(tmp_path):
     neighbours; placed, it is as close to the truth as the others (0.8 deg; median 0.6 deg)."""
     photos = tmp_path / "photos"
     render_masked_orbit(photos, n_images=16, width=320, height=240, seed=3)
-    metrics = solve(photos, tmp_path / "out", threads=2)
+    # One thread: repeatable. On two, COLMAP's matching and GLOMAP vary run to run on this marginal
+    # set (11-16 photos placed over 8 runs), which no check after mapping can undo.
+    metrics = solve(photos, tmp_path / "out", threads=1)
     assert metrics["images_registered"] == 16 and metrics["unplaced_photos"] == []
     assert_every_camera_close_to_the_truth(photos, tmp_path / "out", rotation_deg=3.0, centre_rel=0.05)
+    assert metrics["poses_rechecked"]["placed_after_mapping"] == ["IMG_0015.png"]  # still the case
