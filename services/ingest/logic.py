@@ -12,14 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from services.ingest.photos import PhotoLimits, read_inbox
 from shared.causes import CauseCode, advice_for
-from shared.errors import NotFoundError, UserInputError
+from shared.errors import NotFoundError, SpaceportError, UserInputError
 from shared.events import JobCancelRequested, JobFailed, JobSubmitted, check_email
 from shared.jobs import FINAL_STATES, RUNNING, FailureInfo, Job, JobState, states_before
-from shared.layout import INBOX, MANIFEST_NAME, new_job_id, resolve_inbox, s3_uri
+from shared.layout import INBOX, MANIFEST_NAME, checkpoint_uri, new_job_id, resolve_inbox, s3_uri
 from shared.options import JobOptions
 from shared.ports import Envelope, ObjectStore, Pipeline, Ports
 from shared.pricing import typical_stage_seconds
 from shared.quality import assess_quality, capture_findings
+from shared.stage import PROGRESS_FILE, StageName
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +293,27 @@ def quality_summary(job: Job) -> dict[str, Any] | None:
     return assess_quality(job.stages["sfm"].metrics if "sfm" in job.stages else {}, train).to_json()
 
 
+def running_progress(job: Job, ports: Ports, pipeline: Pipeline) -> dict[str, Any]:
+    """{"train": progress.json} while training runs: step, total, eta_s, PSNR (shared/stage.py).
+
+    Read from the copy the training program keeps in the job's checkpoint folder, which SageMaker
+    syncs to S3 while the job runs (its outputs arrive only when it ends). The SfM and compress
+    processing jobs upload at their end: they show status and duration only. Empty otherwise.
+    """
+    record = job.stages.get(StageName.TRAIN)
+    if record is None or record.status != "running":
+        return {}
+    uri = checkpoint_uri(pipeline.bucket, job.job_id) + PROGRESS_FILE
+    try:
+        body = json.loads(ports.store.get_bytes(uri))
+    except (NotFoundError, ValueError):  # not synced yet, or caught mid-upload
+        return {}
+    except SpaceportError as exc:  # the job view stands without it
+        logger.warning("training progress unreadable", extra={"uri": uri, "error": str(exc)})
+        return {}
+    return {StageName.TRAIN.value: body} if isinstance(body, dict) else {}
+
+
 def job_view(
     job: Job, ports: Ports, pipeline: Pipeline, now: datetime | None = None, advancing: bool = True
 ) -> dict[str, Any]:
@@ -327,6 +349,7 @@ def job_view(
         "quality": quality_summary(job),
         "options": job.options.model_dump(mode="json"),
         "stages": stages,
+        "progress": running_progress(job, ports, pipeline),
         "eta_s": eta_seconds(job, now, advancing),
         "failure": job.failure.model_dump(mode="json") if job.failure else None,
         "links": links,

@@ -322,8 +322,9 @@ def test_no_function_holds_grants_it_never_uses() -> None:
     ("function", "reads", "writes"),
     [
         (
-            "IngestApiFunction",
-            {"inbox/*", f"jobs/{J}/compress/*", f"jobs/{J}/train/*", f"jobs/{J}/notify/*"},
+            "IngestApiFunction",  # + the running training's progress (GET /jobs/{id})
+            {"inbox/*", f"jobs/{J}/compress/*", f"jobs/{J}/train/*", f"jobs/{J}/notify/*",
+             f"jobs/{J}/train-checkpoints/progress.json"},
             set(),
         ),
         ("IngestManifestFunction", {"inbox/*"}, set()),

@@ -208,3 +208,25 @@ def test_cancel_is_idempotent_and_tells_the_user_once(world):
     assert world.table.get(job.job_id).state is JobState.CANCELLED
     assert len(world.bus.of_type(JobFailed)) == 1
     assert world.bus.of_type(JobCancelRequested) == []  # nothing was running yet
+
+
+def test_the_job_view_shows_training_progress_while_it_runs(world):
+    """Training's outputs reach the bucket when it ends; SageMaker syncs its checkpoint folder
+    while it runs, where the program keeps a copy of progress.json (shared/stage.py)."""
+    from datetime import UTC, datetime
+
+    from shared.jobs import StageRecord
+    from shared.layout import checkpoint_uri
+
+    job = submit(world)
+    assert logic.get_job_view(job.job_id, ALICE, world.ports, test_pipeline())["progress"] == {}
+    job.stages["train"] = StageRecord(status="running", run_name="r", started_at=datetime.now(UTC))
+    progress = {"phase": "train", "step": 9000, "total": 30000, "eta_s": 2400.0, "psnr": 24.1}
+    assert logic.job_view(job, world.ports, test_pipeline())["progress"] == {}  # not synced yet
+    uri = checkpoint_uri(BUCKET, job.job_id) + "progress.json"
+    world.store.put_bytes(uri, b'{"phase": "tr')  # caught mid-upload
+    assert logic.job_view(job, world.ports, test_pipeline())["progress"] == {}
+    world.store.put_bytes(uri, json.dumps(progress).encode())
+    assert logic.job_view(job, world.ports, test_pipeline())["progress"] == {"train": progress}
+    job.stages["train"] = StageRecord(status="succeeded", run_name="r", started_at=datetime.now(UTC))
+    assert logic.job_view(job, world.ports, test_pipeline())["progress"] == {}  # it reports when it ends
