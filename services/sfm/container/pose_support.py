@@ -64,7 +64,8 @@ class SupportCheck:
     reregistered: list[str] = field(default_factory=list)  # placed again from 2D-3D correspondences
     left_out: list[str] = field(default_factory=list)  # could not be placed again: not in the model
     kept: list[str] = field(default_factory=list)  # not placed again, kept as mapped (MIN_KEPT_POINTS)
-    added: list[str] = field(default_factory=list)  # left out by the mapper, placed from 2D-3D correspondences
+    added: list[str] = field(default_factory=list)  # left out by the mapper, placed from 2D-3D matches
+    still_unplaced: list[str] = field(default_factory=list)  # linked by verified pairs, placed by neither
     contradicted: list[tuple[str, str, int, int]] = field(default_factory=list)  # see contradicted_pairs
     retried: str = ""  # why the other mapper ran, and which model was kept
 
@@ -153,13 +154,14 @@ def contradicted_pairs(model: pycolmap.Reconstruction, database: Path, min_inlie
                 if shared[(a, b)] < min_shared * count]
     if not suspects:
         return []
-    epipolar = {pycolmap.TwoViewGeometryConfiguration.CALIBRATED, pycolmap.TwoViewGeometryConfiguration.UNCALIBRATED}
+    geometry = pycolmap.TwoViewGeometryConfiguration
+    epipolar = {geometry.CALIBRATED, geometry.UNCALIBRATED}
     db = pycolmap.Database.open(database)
     try:
-        kept = [(a, b, count) for a, b, count in suspects if db.read_two_view_geometry(a, b).config in epipolar]
+        kept = [(a, b, n) for a, b, n in suspects if db.read_two_view_geometry(a, b).config in epipolar]
     finally:
         db.close()
-    return [(model.images[a].name, model.images[b].name, count, shared[(a, b)]) for a, b, count in kept]
+    return [(model.images[a].name, model.images[b].name, n, shared[(a, b)]) for a, b, n in kept]
 
 
 def recheck_poses(model: pycolmap.Reconstruction, database: Path,
@@ -202,15 +204,18 @@ def linked_unplaced(model: pycolmap.Reconstruction, database: Path, min_inliers:
 def _place_left_out(model: pycolmap.Reconstruction, database: Path, cfg: Config,
                     check: SupportCheck) -> pycolmap.Reconstruction:
     """`model` with the photos the mapper did not register but that verified pairs link to a
-    registered photo registered where possible (check.added); the others stay out."""
+    registered photo registered where possible (check.added); the others stay out
+    (check.still_unplaced)."""
+    linked = linked_unplaced(model, database, cfg.min_pair_inliers)
     tried = set(check.left_out)  # re-registration already failed for these
-    candidates = [i for i, name in linked_unplaced(model, database, cfg.min_pair_inliers).items()
-                  if name not in tried]
+    candidates = [i for i, name in linked.items() if name not in tried]
+    check.still_unplaced = list(linked.values())
     if not candidates:
         return model
     trial = SupportCheck()
     placed = _register_again(model, database, cfg, candidates, trial)
     check.added = trial.reregistered
+    check.still_unplaced = [name for name in linked.values() if name not in set(trial.reregistered)]
     return placed if trial.reregistered else model
 
 

@@ -32,7 +32,7 @@ from services.sfm.container.mapping import (
     triangulate_more,
 )
 from services.sfm.container.photos import Photo
-from services.sfm.container.pose_support import SupportCheck, linked_unplaced, recheck_poses
+from services.sfm.container.pose_support import SupportCheck, recheck_poses
 from shared.wording import plural
 
 if TYPE_CHECKING:
@@ -93,10 +93,10 @@ def map_photos(database: Path, image_dir: Path, work_dir: Path, cfg: Config,
                            for a, b, inliers, shared in check.contradicted[:3])
         pairs = plural(len(check.contradicted), "strongly matched photo pair")
         why = f"the global model contradicts {pairs}: {listed}"
-    elif missing := linked_unplaced(model, database, cfg.min_pair_inliers):
-        left_out = plural(len(missing), "photo")
+    elif check.still_unplaced:
+        left_out = plural(len(check.still_unplaced), "photo")
         why = (f"the global model leaves out {left_out} that verified pairs link to placed ones: "
-               + ", ".join(list(missing.values())[:3]))
+               + ", ".join(check.still_unplaced[:3]))
     else:
         return model, plan.mapper, check
     retry, retry_check = _mapped(database, image_dir, work_dir, cfg, "incremental", plan)

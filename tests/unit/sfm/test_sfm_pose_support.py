@@ -150,7 +150,7 @@ def test_a_photo_the_mapper_left_out_is_placed_at_its_true_pose(mapped):
     leave_out(model, k)
     assert model.num_reg_images() == 11
     checked, check = recheck_poses(model, database, CFG)
-    assert check.added == [model.images[k].name] and not check.unsupported
+    assert check.added == [model.images[k].name] and not check.unsupported and check.still_unplaced == []
     assert checked.num_reg_images() == 12 and checked.images[k].num_points3D > 250
     pose = checked.images[k].cam_from_world()
     assert rotation_angle_deg(pose.rotation.matrix() @ truth.rotation.matrix().T) < 1e-6
@@ -166,6 +166,7 @@ def test_a_left_out_photo_without_matches_to_the_placed_ones_stays_out(mapped):
     forget_matches(database, k, model.reg_image_ids())
     checked, check = recheck_poses(model, database, CFG)
     assert checked is model and check.added == [] and checked.num_reg_images() == 11
+    assert check.still_unplaced == []  # no verified pair links it to a placed photo any more
 
 
 def test_a_global_model_leaving_out_a_linked_photo_is_retried_incremental(mapped, monkeypatch, tmp_path):
@@ -179,9 +180,11 @@ def test_a_global_model_leaving_out_a_linked_photo_is_retried_incremental(mapped
     leave_out(partial, k)
     mappers = []
 
-    def mapped_as(database, image_dir, work_dir, cfg, mapper, plan):
+    def mapped_as(database, image_dir, work_dir, cfg, mapper, plan):  # as recheck_poses reports them
         mappers.append(mapper)
-        return (partial if mapper == "global" else complete), solve.SupportCheck()
+        if mapper == "global":
+            return partial, solve.SupportCheck(still_unplaced=[partial.images[k].name])
+        return complete, solve.SupportCheck()
 
     monkeypatch.setattr(solve, "_mapped", mapped_as)
     plan = solve.SolvePlan("global", "default", gps_in_solve=False, hold_focal_while_mapping=False)
