@@ -56,7 +56,9 @@ def _names(names: list[str], shown: int = 5) -> str:
 def capture_findings(sfm: dict[str, Any]) -> list[str]:
     """One sentence per capture check that flagged photos, from SfM metrics."""
     flagged = sfm.get("capture") or {}
-    return [f"{plural(len(names), 'photo')} {agree(len(names), CAPTURE_CHECKS[check][0])}: {_names(names)}"
+    reasons = {"focal_tags_ignored": "; ".join(flagged.get("focal_tag_reasons") or [])}  # why, where recorded
+    return [f"{plural(len(names), 'photo')} {agree(len(names), CAPTURE_CHECKS[check][0])}"
+            + (f" ({reasons[check]})" if reasons.get(check) else "") + f": {_names(names)}"
             for check, names in flagged.items() if names and check in CAPTURE_CHECKS]
 
 

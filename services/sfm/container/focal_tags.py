@@ -84,10 +84,15 @@ def focal_tag_warnings(photos: list[Photo]) -> list[str]:
     ignored = [p for p in photos if p.focal_tags_ignored]
     if not ignored:
         return []
-    reasons = Counter(reason for p in ignored for reason in p.focal_tags_ignored)
     fallback = Counter(FOCAL_SOURCES[p.focal_source] for p in ignored).most_common(1)[0][0]
     return [
         f"implausible EXIF focal tags ignored on {len(ignored)} of {len(photos)} photos "
-        f"({'; '.join(reason for reason, _ in reasons.most_common(2))}): focal length taken from the "
+        f"({'; '.join(focal_tag_reasons(photos))}): focal length taken from the "
         f"{fallback} instead: {name_list([p.original or p.name for p in ignored])}"
     ]
+
+
+def focal_tag_reasons(photos: list[Photo], most: int = 2) -> list[str]:
+    """Why focal tags were ignored, the commonest reasons first (at most `most`)."""
+    reasons = Counter(reason for p in photos for reason in p.focal_tags_ignored)
+    return [reason for reason, _ in reasons.most_common(most)]

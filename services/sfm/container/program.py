@@ -23,7 +23,7 @@ from services.sfm.container.config import Config
 from services.sfm.container.diagnosis import capture_cause, geometry_cause
 from services.sfm.container.export import export_masks, export_undistorted
 from services.sfm.container.features import count_verified_pairs, extract_features, write_pose_priors
-from services.sfm.container.focal_tags import focal_tag_warnings
+from services.sfm.container.focal_tags import focal_tag_reasons, focal_tag_warnings
 from services.sfm.container.georef import GEOREF_FILE
 from services.sfm.container.gps import describe_exclusions, gps_targets
 from services.sfm.container.groups import describe_split, match_groups, placement
@@ -272,7 +272,8 @@ def run(cfg: Config, in_dir: Path, out_dir: Path) -> Metrics:
             photos_with_masks=sum(1 for p in photos if p.masked),
             masks_exported=masked,
             capture={**capture.flagged(),
-                     "focal_tags_ignored": [p.original or p.name for p in photos if p.focal_tags_ignored]},
+                     "focal_tags_ignored": [p.original or p.name for p in photos if p.focal_tags_ignored],
+                     "focal_tag_reasons": focal_tag_reasons(photos)},
             videos=photo_set.videos,
             photos_skipped=skipped_inputs(photo_set, cfg),
             seconds=timer.seconds,

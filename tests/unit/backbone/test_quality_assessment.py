@@ -111,3 +111,15 @@ def test_one_flagged_photo_reads_in_the_singular():
         "1 photo had implausible focal-length tags (ignored; the focal length was estimated): C.JPG",
         "2 photos are blurred (camera shake or focus): D.JPG, E.JPG",
     ]
+
+
+def test_ignored_focal_tags_are_reported_with_why():
+    """A user saw only 'implausible focal-length tags' while the stage knew the tag and the range."""
+    from shared.quality import capture_findings
+
+    sfm = {"capture": {"focal_tags_ignored": ["A.JPG", "B.JPG"],
+                       "focal_tag_reasons": ["FocalLengthIn35mmFilm 1 mm is outside 8-2000 mm"]}}
+    assert capture_findings(sfm) == [
+        "2 photos had implausible focal-length tags (ignored; the focal length was estimated) "
+        "(FocalLengthIn35mmFilm 1 mm is outside 8-2000 mm): A.JPG, B.JPG"
+    ]
